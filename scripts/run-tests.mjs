@@ -1,0 +1,67 @@
+// Runs the compiled unit specs (out/src/**/*.spec.js) and end-to-end specs (out/test/**/*.e2e-spec.js)
+// with node's own test runner, then prints the plain closing line CI reads: "N passed, N failed, N skipped".
+// Usage: node scripts/run-tests.mjs [substring filters...]
+import { readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { run } from 'node:test';
+import { spec } from 'node:test/reporters';
+
+const root = new URL('..', import.meta.url).pathname;
+const filters = process.argv.slice(2);
+
+function collect(dir, suffix) {
+  const found = [];
+  let entries;
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return found;
+  }
+  for (const name of entries) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) found.push(...collect(path, suffix));
+    else if (name.endsWith(suffix)) found.push(path);
+  }
+  return found;
+}
+
+const files = [
+  ...collect(join(root, 'out/src'), '.spec.js'),
+  ...collect(join(root, 'out/test'), '.e2e-spec.js'),
+]
+  .filter((file) => filters.length === 0 || filters.some((f) => file.includes(f)))
+  .sort();
+
+if (files.length === 0) {
+  console.error('No compiled test files found: run `npm run build:test` first.');
+  process.exit(1);
+}
+
+const counts = { passed: 0, failed: 0, skipped: 0 };
+const failures = [];
+const stream = run({
+  files,
+  concurrency: Number(process.env.TEST_CONCURRENCY ?? 2),
+  timeout: Number(process.env.TEST_FILE_TIMEOUT_MS ?? 10 * 60_000),
+});
+stream.on('test:pass', ({ details, skip, todo }) => {
+  if (details.type === 'suite') return;
+  if (skip || todo) counts.skipped += 1;
+  else counts.passed += 1;
+});
+stream.on('test:fail', ({ details, name, file }) => {
+  if (details.type === 'suite') return;
+  counts.failed += 1;
+  failures.push(`${relative(root, file ?? '')}: ${name}`);
+});
+stream.compose(spec).pipe(process.stdout);
+stream.on('end', () => {
+  setImmediate(() => {
+    if (failures.length > 0) {
+      console.log('\nFailed tests:');
+      for (const failure of failures) console.log(`  - ${failure}`);
+    }
+    console.log(`\n${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped`);
+    process.exitCode = counts.failed > 0 ? 1 : 0;
+  });
+});

@@ -1,0 +1,75 @@
+/**
+ * Error codes Zapier documents for a failed action run. `code` is an open string on the wire
+ * (other values have been seen), so the type accepts any string while keeping the known ones
+ * visible to editors.
+ *
+ * @publicApi
+ */
+export type ZapierRunErrorCode =
+  | 'user'
+  | 'authentication'
+  | 'partner'
+  | 'system'
+  | 'throttled'
+  | 'system_throttled'
+  | 'hydration'
+  | (string & NonNullable<unknown>);
+
+/**
+ * One item of an action run's `errors` array.
+ *
+ * @publicApi
+ */
+export interface ZapierRunError {
+  code: ZapierRunErrorCode;
+  title: string;
+  detail: string;
+  /** Seconds to wait before retrying, when the partner throttled the action. */
+  delay?: number;
+  /** Partner-specific extras, as Zapier sent them. */
+  meta?: Record<string, unknown> | null;
+}
+
+/**
+ * Status of a run as stored by the module: `pending` until a callback or a poll shows a terminal
+ * status, `expired` when neither did before Zapier forgot the run.
+ *
+ * @publicApi
+ */
+export type ZapierRunStatus = 'pending' | 'success' | 'error' | 'expired';
+
+/** Terminal statuses Zapier reports (ZAPIER.md, decision 3). @publicApi */
+export type ZapierTerminalStatus = 'success' | 'error';
+
+/** The results of a successful run, always as an array (an object result becomes one element). */
+export type ZapierRunResults = Record<string, unknown>[];
+
+/**
+ * An action run as read from `GET /v2/action-runs/{id}`, parsed leniently (ZAPIER.md §2).
+ *
+ * @publicApi
+ */
+export interface ActionRun {
+  id: string;
+  /** `pending` covers HTTP 202, `waiting`, `queued`, `running`, a missing and an unknown status. */
+  status: 'pending' | ZapierTerminalStatus;
+  /** The status string Zapier sent, or `null` when it sent none. */
+  rawStatus: string | null;
+  results: ZapierRunResults;
+  errors: ZapierRunError[];
+}
+
+/**
+ * The body Zapier POSTs to a callback URL (ZAPIER.md §3): the polling shape plus `id`.
+ *
+ * @publicApi
+ */
+export interface ZapierCallbackPayload {
+  data: {
+    type: 'run';
+    id: string;
+    status: ZapierTerminalStatus;
+    results: unknown[] | Record<string, unknown>;
+    errors: ZapierRunError[];
+  };
+}
