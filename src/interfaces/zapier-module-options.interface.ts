@@ -1,0 +1,231 @@
+/**
+ * Where the Zapier access token comes from: a string, or a function called before each request
+ * batch (sync or async), so tokens can be refreshed. After a 401 from Zapier a function is asked
+ * once more before the module gives up (ZAPIER.md decision 12).
+ *
+ * @publicApi
+ */
+export type ZapierAccessTokenSource = string | (() => string | Promise<string>);
+
+/**
+ * The polling fallback: runs whose callback is overdue are read with `GET /v2/action-runs/{id}`.
+ *
+ * @publicApi
+ */
+export interface ZapierPollingOptions {
+  /**
+   * Turn the poller off (the client still records runs; callbacks still complete them).
+   * @default true
+   */
+  enabled?: boolean;
+  /**
+   * How often the poller looks for overdue runs. A tick that finds work keeps sending, within the
+   * budget, until nothing is due; ticks never overlap.
+   * @default 10000
+   */
+  intervalMs?: number;
+  /**
+   * How long after submission a run without a callback counts as overdue. Actions running over
+   * 45 s call back late by design, so this is minutes, not seconds (ZAPIER.md decision 13).
+   * @default 300000 (5 minutes)
+   */
+  overdueAfterMs?: number;
+  /**
+   * Requests per rolling minute the module may send to Zapier, shared by the poller and the
+   * client's own create calls, across every app instance on the same database. Zapier allows 60
+   * per minute per IP and 150 per minute per partner.
+   * @default 50
+   */
+  maxRequestsPerMinute?: number;
+  /**
+   * First gap between two polls of a run that is still pending; doubles after each poll, with
+   * ±20% jitter.
+   * @default 60000
+   */
+  initialBackoffMs?: number;
+  /**
+   * Largest gap between two polls of one run.
+   * @default 1800000 (30 minutes)
+   */
+  maxBackoffMs?: number;
+  /**
+   * How long Zapier keeps a run; an unresolved run older than this is expired.
+   * @default 604800000 (7 days)
+   */
+  retentionMs?: number;
+  /**
+   * A 404 for a run younger than this is retried later instead of expiring the run.
+   * @default 600000 (10 minutes)
+   */
+  notFoundGraceMs?: number;
+  /**
+   * Pause after a 429 that names no wait (`Retry-After` / `X-RateLimit-Reset`).
+   * @default 60000
+   */
+  cooldownMs?: number;
+  /**
+   * Pause after Zapier answers 401 or 403 to a poll; the error is logged once per pause.
+   * @default 60000
+   */
+  authErrorPauseMs?: number;
+}
+
+/**
+ * Delivery of events to `@OnEvent` listeners, with the run row as the outbox.
+ *
+ * @publicApi
+ */
+export interface ZapierDeliveryOptions {
+  /**
+   * How often undelivered events (a listener threw, the process died) are looked for.
+   * @default 5000
+   */
+  sweepIntervalMs?: number;
+  /**
+   * How long an instance's claim on a delivery lasts without renewal; an instance renews the
+   * claims it is still working on, so only a dead instance's claims run out.
+   * @default 30000
+   */
+  leaseMs?: number;
+  /**
+   * Delivery attempts before a run is parked as undeliverable (see `ZapierRunsService`).
+   * @default 10
+   */
+  maxAttempts?: number;
+  /**
+   * Wait before the second attempt; doubles for each later one, with ±20% jitter.
+   * @default 5000
+   */
+  retryBaseDelayMs?: number;
+  /**
+   * Largest wait between two attempts.
+   * @default 600000 (10 minutes)
+   */
+  maxRetryDelayMs?: number;
+  /**
+   * Deliveries one instance runs at the same time.
+   * @default 64
+   */
+  concurrency?: number;
+}
+
+/**
+ * JWKS fetching and caching for callback verification.
+ *
+ * @publicApi
+ */
+export interface ZapierJwksOptions {
+  /**
+   * Timeout of one JWKS request.
+   * @default 5000
+   */
+  timeoutMs?: number;
+  /**
+   * Age after which the key set is refreshed in the background. A failed refresh keeps the keys
+   * already known (stale-if-error), so a JWKS outage does not reject callbacks.
+   * @default 600000 (10 minutes)
+   */
+  cacheMaxAgeMs?: number;
+  /**
+   * Least time between two fetches caused by tokens naming an unknown `kid` (key rotation),
+   * so a flood of random kids cannot hammer the JWKS endpoint.
+   * @default 1000
+   */
+  minRefetchIntervalMs?: number;
+}
+
+/**
+ * Options of `ZapierModule.forRoot()`, or what `forRootAsync()`'s factory returns.
+ *
+ * @publicApi
+ */
+export interface ZapierModuleOptions {
+  /** Zapier access token, needed by `ZapierClient` and the poller. */
+  accessToken?: ZapierAccessTokenSource;
+  /**
+   * Base URL of Zapier's API.
+   * @default 'https://api.zapier.com'
+   */
+  apiBaseUrl?: string;
+  /**
+   * Where Zapier publishes the keys that sign callbacks.
+   * @default 'https://zapier.com/.well-known/jwks.json'
+   */
+  jwksUrl?: string;
+  /**
+   * The public HTTPS URL Zapier should call back, used by `ZapierClient.createActionRun()` when a
+   * call names none. It must reach this app's callback route.
+   */
+  callbackUrl?: string;
+  /** Expected `iss` claim of callback tokens; checked only when set. */
+  issuer?: string | string[];
+  /** Expected `aud` claim of callback tokens; checked only when set. */
+  audience?: string | string[];
+  /**
+   * Clock skew allowed when checking `exp` and `iat`, in seconds.
+   * @default 30
+   */
+  clockToleranceSeconds?: number;
+  /**
+   * Signing algorithms accepted for callback tokens.
+   * @default ['RS256']
+   */
+  algorithms?: string[];
+  /** JWKS fetching and caching. */
+  jwks?: ZapierJwksOptions;
+  /**
+   * Largest callback body accepted, in bytes. Zapier never retries a 413, so this is generous.
+   * @default 20971520 (20 MiB)
+   */
+  callbackBodyLimit?: number;
+  /**
+   * Timeout of one request to Zapier's API.
+   * @default 30000
+   */
+  requestTimeoutMs?: number;
+  /**
+   * Body shape of `POST /v2/action-runs/`: the API reference's `{ data: { ..., inputs } }`
+   * (default) or, as a fallback, the guides' flat `{ ..., input }` (ZAPIER.md decision 1).
+   * @default 'reference'
+   */
+  createBodyShape?: 'reference' | 'flat';
+  /** The polling fallback. */
+  polling?: ZapierPollingOptions;
+  /** Event delivery to listeners. */
+  delivery?: ZapierDeliveryOptions;
+  /**
+   * Name of this app instance in claims and logs.
+   * @default '<hostname>:<pid>:<random>'
+   */
+  instanceId?: string;
+}
+
+/**
+ * Settings that shape the module graph, so they are known at import time: with
+ * `forRootAsync()` they sit next to `useFactory`, not in what it returns.
+ *
+ * @publicApi
+ */
+export interface ZapierModuleExtras {
+  /**
+   * Route of the callback endpoint, under the app's global prefix.
+   * @default 'zapier/callbacks'
+   */
+  callbackPath?: string;
+  /**
+   * Register the callback controller. Set `false` to mount your own route with the exported
+   * `ZapierSignatureGuard` and `ZapierCallbackService`.
+   * @default true
+   */
+  registerController?: boolean;
+  /**
+   * Name of the TypeORM data source to store runs in.
+   * @default 'default'
+   */
+  dataSource?: string;
+  /**
+   * Make the module's providers (`ZapierClient`, `ZapierRunsService`) visible app-wide.
+   * @default false
+   */
+  isGlobal?: boolean;
+}

@@ -1,0 +1,76 @@
+import type { DataSource } from 'typeorm';
+import { ZapierConfigurationError } from '../errors/zapier-configuration.error.js';
+import { ZapierMessages } from '../zapier.messages.js';
+
+/** SQL column types the builder casts parameters to (PostgreSQL cannot infer them in VALUES). */
+export type SqlType = 'text' | 'bigint' | 'integer';
+
+/**
+ * What differs between the two databases the module supports. Everything else in the store's SQL
+ * (upserts with `ON CONFLICT ... WHERE`, `RETURNING`, CTEs) is written once for both.
+ */
+export interface SqlDialect {
+  readonly kind: 'postgres' | 'sqlite';
+  /** Largest of the arguments (`GREATEST` / `MAX`). */
+  greatest(...expressions: string[]): string;
+  /** Suffix of the sub-select that picks rows to claim: PostgreSQL lets concurrent instances skip each other's rows. */
+  readonly skipLocked: string;
+  /** Turns the builder's `$n::type` placeholders into what the driver binds. */
+  compile(sql: string, values: readonly unknown[]): { sql: string; values: unknown[] };
+}
+
+const postgres: SqlDialect = {
+  kind: 'postgres',
+  greatest: (...expressions) => `GREATEST(${expressions.join(', ')})`,
+  skipLocked: ' FOR UPDATE SKIP LOCKED',
+  compile: (sql, values) => ({ sql, values: [...values] }),
+};
+
+/**
+ * SQLite runs one writer at a time and every statement is atomic, so a claim by a single UPDATE
+ * cannot race; `SELECT ... FOR UPDATE` does not exist there (TypeORM throws
+ * LockNotSupportedOnGivenDriverError).
+ */
+const sqlite: SqlDialect = {
+  kind: 'sqlite',
+  greatest: (...expressions) => `MAX(${expressions.join(', ')})`,
+  skipLocked: '',
+  // better-sqlite3 binds positional `?` only, so parameters are laid out in the order their
+  // placeholders appear, repeating the ones used twice.
+  compile: (sql, values) => {
+    const ordered: unknown[] = [];
+    const text = sql.replace(PLACEHOLDER, (_match, index: string) => {
+      ordered.push(values[Number(index) - 1]);
+      return '?';
+    });
+    return { sql: text, values: ordered };
+  },
+};
+
+const PLACEHOLDER = /\$(\d+)::\w+/g;
+
+export function dialectOf(dataSource: DataSource): SqlDialect {
+  const type = dataSource.options.type;
+  if (type === 'postgres') return postgres;
+  if (type === 'better-sqlite3') return sqlite;
+  throw new ZapierConfigurationError(ZapierMessages.unsupportedDatabase(String(type)));
+}
+
+/**
+ * Collects the parameters of one statement. Placeholders are written PostgreSQL's way, with a
+ * cast (`$1::bigint`: PostgreSQL cannot infer types inside VALUES); `SqlDialect.compile` adapts
+ * them for SQLite. A placeholder may be used more than once.
+ */
+export class SqlParams {
+  readonly values: unknown[] = [];
+
+  add(value: unknown, type: SqlType = 'text'): string {
+    this.values.push(value);
+    return `$${this.values.length}::${type}`;
+  }
+
+  /** A parenthesised list for `IN (...)`. */
+  list(values: readonly unknown[], type: SqlType = 'text'): string {
+    return `(${values.map((value) => this.add(value, type)).join(', ')})`;
+  }
+}

@@ -1,0 +1,223 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { DataSource } from 'typeorm';
+import { migratedDataSource, type Engine } from '../../test/support/data-sources.js';
+import { postgresSkipReason } from '../../test/support/postgres.js';
+import type { TerminalResult } from './stored-run.js';
+import { ZapierRunStore } from './zapier-run.store.js';
+
+const pgSkip = await postgresSkipReason();
+const KEY = 'default';
+
+function result(runId: string, status: 'success' | 'error' = 'success'): TerminalResult {
+  return {
+    runId,
+    status,
+    results: status === 'success' ? [{ n: 1 }] : [],
+    errors: status === 'error' ? [{ code: 'user', title: 'T', detail: 'D' }] : [],
+    rawPayload: JSON.stringify({ data: { id: runId, status } }),
+    source: 'callback',
+    receivedAt: 1000,
+  };
+}
+
+const claim = (now: number, instanceId = 'i1') => ({ now, instanceId, claimUntil: now + 30_000 });
+
+for (const engine of ['sqlite', 'postgres'] as Engine[]) {
+  describe(`ZapierRunStore on ${engine}`, { skip: engine === 'postgres' && pgSkip }, () => {
+    let dataSource: DataSource;
+    let close: () => Promise<void>;
+    let store: ZapierRunStore;
+
+    before(async () => {
+      ({ dataSource, close } = await migratedDataSource(engine, 'store_spec'));
+      store = new ZapierRunStore(dataSource);
+    });
+    after(() => close());
+
+    it('creates by migration exactly the schema the entities describe', async () => {
+      const pending = await dataSource.driver.createSchemaBuilder().log();
+      assert.deepEqual(
+        pending.upQueries.map((q) => q.query),
+        [],
+      );
+    });
+
+    it('stores a new terminal run once, claimed for delivery by the storing instance', async () => {
+      const first = await store.storeTerminal([result('r1')], claim(5000), KEY);
+      assert.deepEqual([...first.keys()], ['r1']);
+      assert.equal(first.get('r1')?.dispatchNextAt, 5000);
+      assert.equal(first.get('r1')?.metadata, null);
+      const again = await store.storeTerminal([result('r1'), result('r2')], claim(6000), KEY);
+      assert.deepEqual([...again.keys()], ['r2']);
+      const [row] = await dataSource.query<Record<string, unknown>[]>(
+        `SELECT status, dispatch_state, dispatch_claimed_by, completed_at FROM zapier_action_runs WHERE run_id = 'r1'`,
+      );
+      assert.equal(row.status, 'success');
+      assert.equal(row.dispatch_state, 'pending');
+      assert.equal(row.dispatch_claimed_by, 'i1');
+      assert.equal(Number(row.completed_at), 5000);
+    });
+
+    it('keeps the first terminal state when a later result disagrees', async () => {
+      await store.storeTerminal([result('r3', 'success')], claim(1), KEY);
+      const later = await store.storeTerminal([result('r3', 'error')], claim(2), KEY);
+      assert.equal(later.size, 0);
+      assert.deepEqual(await store.statuses(['r3', 'missing']), new Map([['r3', 'success']]));
+    });
+
+    it('moves a submitted run from pending to terminal with its metadata', async () => {
+      const recorded = await store.recordSubmitted({
+        runId: 'r4',
+        action: 'act',
+        metadata: { orderId: 7 },
+        submittedAt: 100,
+        pollNextAt: 400,
+        now: 100,
+      });
+      assert.deepEqual(recorded, { status: 'pending', deliveryReleased: false });
+      const changed = await store.storeTerminal([result('r4', 'error')], claim(200), KEY);
+      assert.deepEqual(changed.get('r4')?.metadata, { orderId: 7 });
+      assert.equal(changed.get('r4')?.submittedAt, 100);
+      assert.equal(changed.get('r4')?.status, 'error');
+    });
+
+    it('defers delivery of an unknown run while a create may be in flight, then attaches metadata', async () => {
+      const slot = await store.reserveSlot('deferral', 10_000, 1000, 30_000);
+      assert.equal(slot, 10_000);
+      const changed = await store.storeTerminal([result('r5')], claim(10_500), 'deferral');
+      assert.equal(changed.get('r5')?.dispatchNextAt, 40_000);
+      assert.equal(
+        (await store.claimDueDispatches(claim(11_000, 'other'), 10)).some((r) => r.runId === 'r5'),
+        false,
+      );
+      const recorded = await store.recordSubmitted({
+        runId: 'r5',
+        action: 'act',
+        metadata: { orderId: 8 },
+        submittedAt: 10_000,
+        pollNextAt: 99_999,
+        now: 11_000,
+      });
+      assert.deepEqual(recorded, { status: 'success', deliveryReleased: true });
+      const claimed = await store.claimDueDispatches(claim(11_001, 'other'), 10);
+      const r5 = claimed.find((r) => r.runId === 'r5');
+      assert.deepEqual(r5?.metadata, { orderId: 8 });
+      assert.equal(r5?.status, 'success');
+      assert.deepEqual(r5?.results, [{ n: 1 }]);
+    });
+
+    it('spaces budget slots and pushes them past a cooldown', async () => {
+      const key = 'spacing';
+      assert.equal(await store.reserveSlot(key, 1000, 1200), 1000);
+      assert.equal(await store.reserveSlot(key, 1000, 1200), 2200);
+      assert.equal(await store.reserveSlot(key, 1500, 1200), 3400);
+      assert.equal(await store.reserveSlot(key, 9000, 1200), 9000);
+      await store.startCooldown(key, 70_000);
+      await store.startCooldown(key, 50_000);
+      assert.equal(await store.reserveSlot(key, 10_000, 1200), 70_000);
+      const budget = await store.readBudget(key);
+      assert.equal(budget?.cooldownUntil, 70_000);
+    });
+
+    it('polls pending runs once per claim, expires them, and delivers with retries', async () => {
+      for (const runId of ['p1', 'p2', 'p3']) {
+        await store.recordSubmitted({
+          runId,
+          action: 'act',
+          metadata: null,
+          submittedAt: 0,
+          pollNextAt: runId === 'p3' ? 50_000 : 1_000,
+          now: 0,
+        });
+      }
+      const a = await store.claimDuePolls(claim(2000, 'a'), 10);
+      const b = await store.claimDuePolls(claim(2000, 'b'), 10);
+      assert.deepEqual(a.map((r) => r.runId).sort(), ['p1', 'p2']);
+      assert.deepEqual(b, []);
+      await store.reschedulePoll('p1', 'a', { nextAt: 9000, attempts: 1, lastError: null, now: 2000 });
+      await store.reschedulePoll('p2', 'b', { nextAt: 9000, attempts: 1, lastError: null, now: 2000 });
+      const later = await store.claimDuePolls(claim(9500, 'b'), 10);
+      assert.deepEqual(later.map((r) => r.runId), ['p1']);
+      assert.equal(later[0].pollAttempts, 1);
+
+      const expired = await store.expire({ runIds: ['p1', 'p3', 'r1'] }, 'not-found', claim(10_000));
+      assert.deepEqual(expired.map((r) => r.runId).sort(), ['p1', 'p3']);
+      assert.equal(expired[0].status, 'expired');
+      assert.equal(expired[0].expiredReason, 'not-found');
+
+      await store.markDeliveryFailed('p1', 'i1', { error: 'boom', nextAt: 20_000, park: false, now: 10_001 });
+      assert.equal(await store.markDelivered(['p3'], 'someone-else', 10_002), 0);
+      assert.equal(await store.markDelivered(['p3'], 'i1', 10_002), 1);
+      const early = await store.claimDueDispatches(claim(15_000, 'x'), 100);
+      assert.equal(early.some((r) => r.runId === 'p1'), false);
+      const due = await store.claimDueDispatches(claim(20_000, 'x'), 100);
+      const p1 = due.find((r) => r.runId === 'p1');
+      assert.equal(p1?.attempt, 2);
+      await store.markDeliveryFailed('p1', 'x', { error: 'boom', nextAt: 0, park: true, now: 20_001 });
+      assert.equal((await store.claimDueDispatches(claim(99_000, 'x'), 100)).some((r) => r.runId === 'p1'), false);
+      assert.equal(await store.requeueDelivery('p1', 99_000), true);
+      const requeued = await store.claimDueDispatches(claim(99_001, 'x'), 100);
+      assert.equal(requeued.find((r) => r.runId === 'p1')?.attempt, 1);
+    });
+
+    it('expires runs older than the retention in one statement', async () => {
+      await store.recordSubmitted({ runId: 'old', action: 'a', metadata: { k: 1 }, submittedAt: 5, pollNextAt: 5, now: 5 });
+      const expired = await store.expire({ createdBefore: 6, limit: 100 }, 'retention', claim(7));
+      // p2 (created at 0, still pending) is older than the cut-off too.
+      assert.deepEqual(
+        expired.map((r) => [r.runId, r.expiredReason, r.metadata]).sort(),
+        [
+          ['old', 'retention', { k: 1 }],
+          ['p2', 'retention', null],
+        ],
+      );
+    });
+  });
+}
+
+describe('ZapierRunStore across two PostgreSQL connections', { skip: pgSkip }, () => {
+  let first: Awaited<ReturnType<typeof migratedDataSource>>;
+  let second: DataSource;
+  before(async () => {
+    first = await migratedDataSource('postgres', 'store_spec_cluster');
+    const { DataSource } = await import('typeorm');
+    second = new DataSource({ ...first.dataSource.options } as never);
+    await second.initialize();
+  });
+  after(async () => {
+    await second.destroy();
+    await first.close();
+  });
+
+  it('lets exactly one of 20 concurrent identical results through', async () => {
+    const stores = [new ZapierRunStore(first.dataSource), new ZapierRunStore(second)];
+    const outcomes = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        stores[i % 2].storeTerminal([result('same')], claim(1, `i${i}`), KEY),
+      ),
+    );
+    assert.equal(outcomes.filter((changed) => changed.has('same')).length, 1);
+  });
+
+  it('gives concurrent pollers disjoint claims and concurrent budget callers distinct slots', async () => {
+    const stores = [new ZapierRunStore(first.dataSource), new ZapierRunStore(second)];
+    for (let i = 0; i < 40; i++) {
+      await stores[0].recordSubmitted({ runId: `c${i}`, action: 'a', metadata: null, submittedAt: 0, pollNextAt: 0, now: 0 });
+    }
+    const claims = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => stores[i % 2].claimDuePolls(claim(1, `p${i}`), 5)),
+    );
+    const ids = claims.flat().map((r) => r.runId);
+    assert.equal(new Set(ids).size, ids.length);
+    assert.equal(ids.length, 40);
+
+    const slots = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => stores[i % 2].reserveSlot('cluster', 1000, 100)),
+    );
+    assert.deepEqual(
+      [...slots].sort((x, y) => x - y),
+      Array.from({ length: 30 }, (_, i) => 1000 + i * 100),
+    );
+  });
+});

@@ -1,0 +1,25 @@
+/** Injection token of the resolved options (defaults applied, validated). */
+export const ZAPIER_OPTIONS = 'zapier:options';
+/** Injection token of the clock the module reads time from; tests override it. @publicApi */
+export const ZAPIER_CLOCK = 'zapier:clock';
+/** Injection token of the name of the TypeORM data source the module stores runs in. */
+export const ZAPIER_DATA_SOURCE_NAME = 'zapier:data-source-name';
+
+/** Name of the poller's interval in `SchedulerRegistry`. @publicApi */
+export const ZAPIER_POLLER_JOB = 'zapier:poller';
+/** Name of the delivery sweep's interval in `SchedulerRegistry`. @publicApi */
+export const ZAPIER_DISPATCH_JOB = 'zapier:dispatcher';
+
+/** Header Zapier puts the callback JWT in. */
+export const ZAPIER_SIGNATURE_HEADER = 'zapier-callback-signature';
+
+export const DEFAULT_API_BASE_URL = 'https://api.zapier.com';
+export const DEFAULT_JWKS_URL = 'https://zapier.com/.well-known/jwks.json';
+export const DEFAULT_CALLBACK_PATH = 'zapier/callbacks';
+
+/** Zapier keeps run results for 7 days from creation (ZAPIER.md §2). */
+export const ZAPIER_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
+/** Zapier's callback JWT is valid for 5 minutes after issue (ZAPIER.md §3). */
+export const ZAPIER_TOKEN_LIFETIME_SECONDS = 300;
+/** Zapier's rate-limit window and the cooldown a 429 starts (ZAPIER.md §4). */
+export const ZAPIER_RATE_WINDOW_MS = 60_000;
