@@ -19,8 +19,7 @@ export const ZapierMessages = {
     `ZapierModule stores runs in PostgreSQL or SQLite (better-sqlite3); the data source is "${type}".`,
   sqliteDurability: (level: number) =>
     `SQLite's synchronous pragma was ${level}; set it to FULL (2) so that a 2xx to Zapier always means a commit that survives a power loss.`,
-  storageUnavailable: () =>
-    'The run store is unavailable; Zapier will retry this callback.',
+  storageUnavailable: () => 'The run store is unavailable; Zapier will retry this callback.',
   keysUnavailable: () =>
     "Zapier's signing keys could not be fetched; Zapier will retry this callback.",
   missingAccessToken: () =>
@@ -37,8 +36,8 @@ function describe(value: unknown): string {
   if (value === undefined) return 'missing';
   if (typeof value === 'function') return 'a function';
   try {
-    return JSON.stringify(value) ?? String(value);
+    return JSON.stringify(value) ?? typeof value;
   } catch {
-    return String(value);
+    return `an unserialisable ${typeof value}`;
   }
 }

@@ -135,43 +135,80 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
       const b = await store.claimDuePolls(claim(2000, 'b'), 10);
       assert.deepEqual(a.map((r) => r.runId).sort(), ['p1', 'p2']);
       assert.deepEqual(b, []);
-      await store.reschedulePoll('p1', 'a', { nextAt: 9000, attempts: 1, lastError: null, now: 2000 });
-      await store.reschedulePoll('p2', 'b', { nextAt: 9000, attempts: 1, lastError: null, now: 2000 });
+      await store.reschedulePoll('p1', 'a', {
+        nextAt: 9000,
+        attempts: 1,
+        lastError: null,
+        now: 2000,
+      });
+      await store.reschedulePoll('p2', 'b', {
+        nextAt: 9000,
+        attempts: 1,
+        lastError: null,
+        now: 2000,
+      });
       const later = await store.claimDuePolls(claim(9500, 'b'), 10);
-      assert.deepEqual(later.map((r) => r.runId), ['p1']);
+      assert.deepEqual(
+        later.map((r) => r.runId),
+        ['p1'],
+      );
       assert.equal(later[0].pollAttempts, 1);
 
-      const expired = await store.expire({ runIds: ['p1', 'p3', 'r1'] }, 'not-found', claim(10_000));
+      const expired = await store.expire(
+        { runIds: ['p1', 'p3', 'r1'] },
+        'not-found',
+        claim(10_000),
+      );
       assert.deepEqual(expired.map((r) => r.runId).sort(), ['p1', 'p3']);
       assert.equal(expired[0].status, 'expired');
       assert.equal(expired[0].expiredReason, 'not-found');
 
-      await store.markDeliveryFailed('p1', 'i1', { error: 'boom', nextAt: 20_000, park: false, now: 10_001 });
+      await store.markDeliveryFailed('p1', 'i1', {
+        error: 'boom',
+        nextAt: 20_000,
+        park: false,
+        now: 10_001,
+      });
       assert.equal(await store.markDelivered(['p3'], 'someone-else', 10_002), 0);
       assert.equal(await store.markDelivered(['p3'], 'i1', 10_002), 1);
       const early = await store.claimDueDispatches(claim(15_000, 'x'), 100);
-      assert.equal(early.some((r) => r.runId === 'p1'), false);
+      assert.equal(
+        early.some((r) => r.runId === 'p1'),
+        false,
+      );
       const due = await store.claimDueDispatches(claim(20_000, 'x'), 100);
       const p1 = due.find((r) => r.runId === 'p1');
       assert.equal(p1?.attempt, 2);
-      await store.markDeliveryFailed('p1', 'x', { error: 'boom', nextAt: 0, park: true, now: 20_001 });
-      assert.equal((await store.claimDueDispatches(claim(99_000, 'x'), 100)).some((r) => r.runId === 'p1'), false);
+      await store.markDeliveryFailed('p1', 'x', {
+        error: 'boom',
+        nextAt: 0,
+        park: true,
+        now: 20_001,
+      });
+      assert.equal(
+        (await store.claimDueDispatches(claim(99_000, 'x'), 100)).some((r) => r.runId === 'p1'),
+        false,
+      );
       assert.equal(await store.requeueDelivery('p1', 99_000), true);
       const requeued = await store.claimDueDispatches(claim(99_001, 'x'), 100);
       assert.equal(requeued.find((r) => r.runId === 'p1')?.attempt, 1);
     });
 
     it('expires runs older than the retention in one statement', async () => {
-      await store.recordSubmitted({ runId: 'old', action: 'a', metadata: { k: 1 }, submittedAt: 5, pollNextAt: 5, now: 5 });
+      await store.recordSubmitted({
+        runId: 'old',
+        action: 'a',
+        metadata: { k: 1 },
+        submittedAt: 5,
+        pollNextAt: 5,
+        now: 5,
+      });
       const expired = await store.expire({ createdBefore: 6, limit: 100 }, 'retention', claim(7));
       // p2 (created at 0, still pending) is older than the cut-off too.
-      assert.deepEqual(
-        expired.map((r) => [r.runId, r.expiredReason, r.metadata]).sort(),
-        [
-          ['old', 'retention', { k: 1 }],
-          ['p2', 'retention', null],
-        ],
-      );
+      assert.deepEqual(expired.map((r) => [r.runId, r.expiredReason, r.metadata]).sort(), [
+        ['old', 'retention', { k: 1 }],
+        ['p2', 'retention', null],
+      ]);
     });
   });
 }
@@ -182,7 +219,7 @@ describe('ZapierRunStore across two PostgreSQL connections', { skip: pgSkip }, (
   before(async () => {
     first = await migratedDataSource('postgres', 'store_spec_cluster');
     const { DataSource } = await import('typeorm');
-    second = new DataSource({ ...first.dataSource.options } as never);
+    second = new DataSource({ ...first.dataSource.options });
     await second.initialize();
   });
   after(async () => {
@@ -203,7 +240,14 @@ describe('ZapierRunStore across two PostgreSQL connections', { skip: pgSkip }, (
   it('gives concurrent pollers disjoint claims and concurrent budget callers distinct slots', async () => {
     const stores = [new ZapierRunStore(first.dataSource), new ZapierRunStore(second)];
     for (let i = 0; i < 40; i++) {
-      await stores[0].recordSubmitted({ runId: `c${i}`, action: 'a', metadata: null, submittedAt: 0, pollNextAt: 0, now: 0 });
+      await stores[0].recordSubmitted({
+        runId: `c${i}`,
+        action: 'a',
+        metadata: null,
+        submittedAt: 0,
+        pollNextAt: 0,
+        now: 0,
+      });
     }
     const claims = await Promise.all(
       Array.from({ length: 8 }, (_, i) => stores[i % 2].claimDuePolls(claim(1, `p${i}`), 5)),

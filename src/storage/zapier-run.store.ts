@@ -1,12 +1,7 @@
 import type { DataSource, QueryRunner } from 'typeorm';
 import type { ZapierRunStatus } from '../interfaces/action-run.interface.js';
 import { dialectOf, SqlParams, type SqlDialect } from './sql-dialect.js';
-import type {
-  ClaimContext,
-  DispatchableRun,
-  PollableRun,
-  TerminalResult,
-} from './stored-run.js';
+import type { ClaimContext, DispatchableRun, PollableRun, TerminalResult } from './stored-run.js';
 
 const RUNS = 'zapier_action_runs';
 const BUDGET = 'zapier_api_budget';
@@ -65,7 +60,7 @@ export class ZapierRunStore {
             JSON.stringify(r.errors),
           )}, ${p.add(r.rawPayload)}, ${p.add(r.source)}, ${p.add(r.receivedAt, 'bigint')})`,
       )
-    .join(', ');
+      .join(', ');
     const now = p.add(claim.now, 'bigint');
     const me = p.add(claim.instanceId);
     const until = p.add(claim.claimUntil, 'bigint');
@@ -230,7 +225,10 @@ ON CONFLICT (budget_key) DO UPDATE SET cooldown_until = ${this.dialect.greatest(
     budgetKey: string,
   ): Promise<{ nextSlotAt: number; cooldownUntil: number; createsInflightUntil: number } | null> {
     const p = new SqlParams();
-    const [row] = await this.query(`SELECT * FROM ${BUDGET} WHERE budget_key = ${p.add(budgetKey)}`, p);
+    const [row] = await this.query(
+      `SELECT * FROM ${BUDGET} WHERE budget_key = ${p.add(budgetKey)}`,
+      p,
+    );
     if (!row) return null;
     return {
       nextSlotAt: num(row.next_slot_at),

@@ -35,7 +35,7 @@ export async function migratedDataSource(
     entities: ZAPIER_ENTITIES,
     migrations: ZAPIER_MIGRATIONS,
     migrationsRun: true,
-  } as DataSourceOptions);
+  });
   await dataSource.initialize();
   return {
     dataSource,

@@ -9,7 +9,10 @@ let availability: Promise<boolean> | undefined;
 /** Whether PostgreSQL answers; memoised for the process. */
 export function postgresAvailable(): Promise<boolean> {
   availability ??= (async () => {
-    const client = new pg.Client({ connectionString: POSTGRES_ADMIN_URL, connectionTimeoutMillis: 2000 });
+    const client = new pg.Client({
+      connectionString: POSTGRES_ADMIN_URL,
+      connectionTimeoutMillis: 2000,
+    });
     try {
       await client.connect();
       await client.query('SELECT 1');

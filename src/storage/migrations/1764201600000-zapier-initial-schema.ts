@@ -34,8 +34,7 @@ export class ZapierInitialSchema1764201600000 implements MigrationInterface {
   name = 'ZapierInitialSchema1764201600000';
 
   async up(queryRunner: QueryRunner): Promise<void> {
-    const statements =
-      queryRunner.connection.options.type === 'postgres' ? POSTGRES_UP : SQLITE_UP;
+    const statements = queryRunner.connection.options.type === 'postgres' ? POSTGRES_UP : SQLITE_UP;
     for (const statement of statements) await queryRunner.query(statement);
   }
 

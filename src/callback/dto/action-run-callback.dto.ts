@@ -1,0 +1,79 @@
+import {
+  IsArray,
+  IsIn,
+  IsInt,
+  IsNotEmpty,
+  IsObject,
+  IsOptional,
+  IsString,
+  MaxLength,
+  Min,
+  ValidateIf,
+  ValidateNested,
+} from 'class-validator';
+
+/** One item of `data.errors`. Only `code` is required; Zapier documents title and detail too. */
+export class ActionRunCallbackErrorDto {
+  @IsString()
+  code!: string;
+
+  @IsOptional()
+  @IsString()
+  title?: string;
+
+  @IsOptional()
+  @IsString()
+  detail?: string;
+
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  delay?: number;
+
+  @IsOptional()
+  @IsObject()
+  meta?: Record<string, unknown> | null;
+}
+
+/**
+ * `data` of a callback (ZAPIER.md §3). Lenient where Zapier's sources disagree: the id may be
+ * `id` or `run_id`, `results` an array or an object; unknown fields are ignored.
+ */
+export class ActionRunCallbackDataDto {
+  @IsOptional()
+  @IsIn(['run'])
+  type?: string;
+
+  @ValidateIf((data: ActionRunCallbackDataDto) => data.run_id === undefined)
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(255)
+  id?: string;
+
+  @ValidateIf((data: ActionRunCallbackDataDto) => data.id === undefined)
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(255)
+  run_id?: string;
+
+  /** A callback only ever reports a terminal status (ZAPIER.md decision 3). */
+  @IsIn(['success', 'error'])
+  status!: 'success' | 'error';
+
+  @IsOptional()
+  @ValidateIf((data: ActionRunCallbackDataDto) => !Array.isArray(data.results))
+  @IsObject()
+  results?: unknown[] | Record<string, unknown> | null;
+
+  @IsOptional()
+  @IsArray()
+  @ValidateNested({ each: true })
+  errors?: ActionRunCallbackErrorDto[];
+}
+
+/** The callback body: `{ "data": { ... } }`. */
+export class ActionRunCallbackDto {
+  @IsObject()
+  @ValidateNested()
+  data!: ActionRunCallbackDataDto;
+}

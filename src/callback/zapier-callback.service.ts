@@ -1,0 +1,126 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { ZAPIER_CLOCK, ZAPIER_SIGNATURE_HEADER } from '../zapier.constants.js';
+import { ZapierMessages } from '../zapier.messages.js';
+import type { ZapierClock } from '../interfaces/zapier-clock.interface.js';
+import {
+  ZapierInvalidCallbackException,
+  ZapierUnavailableException,
+} from '../errors/zapier-http.exceptions.js';
+import { OutageLog } from '../common/outage-log.js';
+import { ZapierSignatureVerifier } from '../signature/zapier-signature.verifier.js';
+import { ZapierResultRecorder } from '../storage/zapier-result.recorder.js';
+import { ZapierRunStore } from '../storage/zapier-run.store.js';
+import { parseActionRunCallback } from './parse-action-run-callback.js';
+
+/** A callback whose signature verified, as the route received it. */
+export interface VerifiedCallback {
+  /** The parsed JSON body (absent when it could not be parsed). */
+  body: unknown;
+  /** The body exactly as received, when the route kept it. */
+  rawBody?: string;
+  /** Why the body could not be read as JSON, if it could not. */
+  bodyError?: string;
+}
+
+/** What the callback route answers with a 2xx. @publicApi */
+export interface CallbackReceipt {
+  runId: string;
+  /** The run was terminal already: this callback changed nothing. */
+  duplicate: boolean;
+}
+
+/**
+ * Accepts a verified callback: validates it, stores it idempotently and returns once it is
+ * committed. Use it from your own route (with `ZapierSignatureGuard`) when the module's
+ * controller is turned off.
+ *
+ * @publicApi
+ */
+@Injectable()
+export class ZapierCallbackService {
+  private readonly logger = new Logger('ZapierCallback');
+  private readonly outage = new OutageLog(this.logger, 'Storing callbacks');
+
+  constructor(
+    private readonly recorder: ZapierResultRecorder,
+    private readonly store: ZapierRunStore,
+    private readonly verifier: ZapierSignatureVerifier,
+    @Inject(ZAPIER_CLOCK) private readonly clock: ZapierClock,
+  ) {}
+
+  /**
+   * Resolves with a receipt once the result is durably stored (or was already). Throws
+   * `ZapierInvalidCallbackException` (400) for a body that is not a run result, after keeping it
+   * in quarantine, and `ZapierUnavailableException` (503) when the store fails.
+   */
+  async handle(callback: VerifiedCallback): Promise<CallbackReceipt> {
+    const receivedAt = this.clock.now();
+    const rawPayload = callback.rawBody ?? JSON.stringify(callback.body) ?? '';
+    if (callback.bodyError !== undefined) {
+      await this.reject(null, [callback.bodyError], rawPayload, receivedAt);
+    }
+    const parsed = parseActionRunCallback(callback.body);
+    if (!parsed.ok) await this.reject(parsed.runId, parsed.problems, rawPayload, receivedAt);
+    const { value } = parsed as Extract<typeof parsed, { ok: true }>;
+    try {
+      const outcome = await this.recorder.record({
+        ...value,
+        rawPayload,
+        source: 'callback',
+        receivedAt,
+      });
+      this.outage.succeeded();
+      return { runId: value.runId, duplicate: outcome === 'duplicate' };
+    } catch (error) {
+      this.outage.failed(error);
+      throw new ZapierUnavailableException(ZapierMessages.storageUnavailable(), { cause: error });
+    }
+  }
+
+  /**
+   * Quarantines a body the HTTP layer rejected before the route ran (Fastify's JSON parser), if
+   * its signature verifies; an unsigned body is dropped, as nothing from unsigned requests is
+   * stored.
+   */
+  async quarantineIfSigned(
+    headers: Record<string, string | string[] | undefined>,
+    rawBody: string,
+    reason: string,
+  ): Promise<void> {
+    try {
+      await this.verifier.verify(headers[ZAPIER_SIGNATURE_HEADER]);
+    } catch {
+      return;
+    }
+    await this.keep(null, reason, rawBody, this.clock.now()).catch(() => undefined);
+  }
+
+  private async reject(
+    runId: string | null,
+    problems: string[],
+    rawBody: string,
+    receivedAt: number,
+  ): Promise<never> {
+    const reason = problems.join('; ');
+    try {
+      await this.keep(runId, reason, rawBody, receivedAt);
+    } catch (error) {
+      // Not kept anywhere yet: a 503 makes Zapier send it again rather than lose it.
+      this.outage.failed(error);
+      throw new ZapierUnavailableException(ZapierMessages.storageUnavailable(), { cause: error });
+    }
+    throw new ZapierInvalidCallbackException(problems);
+  }
+
+  private async keep(
+    runId: string | null,
+    reason: string,
+    rawBody: string,
+    receivedAt: number,
+  ): Promise<void> {
+    await this.store.quarantine({ runId, reason, rawBody, receivedAt });
+    this.logger.warn(
+      `Quarantined a signed callback${runId ? ` for run ${runId}` : ''} (${rawBody.length} bytes): ${reason}. The run stays pending; the poller will read its result.`,
+    );
+  }
+}

@@ -1,0 +1,47 @@
+import type { ActionRun } from '../interfaces/action-run.interface.js';
+import { normaliseErrors, normaliseResults } from '../common/normalise-run-fields.js';
+
+const PENDING = new Set(['waiting', 'queued', 'running']);
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/**
+ * Reads `GET /v2/action-runs/{id}` leniently (ZAPIER.md §2 and decisions 2-4): the body may be
+ * enveloped in `data` or not; the id is `data.id`, else `data.run_id`, else the one asked for;
+ * `success` and `error` are the only terminal statuses, and HTTP 202, `waiting`, `queued`,
+ * `running`, a missing or an unknown status all mean pending (`unknownStatus` reports the last).
+ */
+export function parseActionRun(
+  httpStatus: number,
+  body: unknown,
+  requestedId: string,
+): { run: ActionRun; unknownStatus: string | null } {
+  const data = isRecord(body) && isRecord(body.data) ? body.data : isRecord(body) ? body : {};
+  const id =
+    typeof data.id === 'string' && data.id !== ''
+      ? data.id
+      : typeof data.run_id === 'string' && data.run_id !== ''
+        ? data.run_id
+        : requestedId;
+  const rawStatus = typeof data.status === 'string' ? data.status : null;
+  const terminal = httpStatus !== 202 && (rawStatus === 'success' || rawStatus === 'error');
+  const unknownStatus =
+    rawStatus !== null &&
+    !terminal &&
+    !PENDING.has(rawStatus) &&
+    rawStatus !== 'success' &&
+    rawStatus !== 'error'
+      ? rawStatus
+      : null;
+  return {
+    run: {
+      id,
+      status: terminal ? rawStatus : 'pending',
+      rawStatus,
+      results: normaliseResults(data.results),
+      errors: normaliseErrors(data.errors),
+    },
+    unknownStatus,
+  };
+}

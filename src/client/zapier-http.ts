@@ -1,0 +1,73 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { ZAPIER_OPTIONS } from '../zapier.constants.js';
+import { ZapierMessages } from '../zapier.messages.js';
+import type { ResolvedZapierOptions } from '../options/resolve-zapier-options.js';
+import { ZapierConfigurationError } from '../errors/zapier-configuration.error.js';
+import { ZapierApiError } from './zapier-api.error.js';
+
+/** A response from Zapier's API, body parsed as JSON when it is JSON. */
+export interface ZapierResponse {
+  status: number;
+  headers: Headers;
+  body: unknown;
+  text: string;
+}
+
+/**
+ * Sends one request to Zapier's API with the access token and the request timeout. It never
+ * retries; callers decide (a create must not be retried on a timeout or 5xx).
+ */
+@Injectable()
+export class ZapierHttp {
+  constructor(@Inject(ZAPIER_OPTIONS) private readonly options: ResolvedZapierOptions) {}
+
+  /** Whether a 401 may be worth one more try: only a token function can return a new token. */
+  get canRefreshToken(): boolean {
+    return typeof this.options.accessToken === 'function';
+  }
+
+  async send(method: 'GET' | 'POST', path: string, body?: unknown): Promise<ZapierResponse> {
+    const token = await this.token();
+    let response: Response;
+    try {
+      response = await fetch(`${this.options.apiBaseUrl}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${token}`,
+          accept: 'application/json',
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        redirect: 'error',
+        signal: AbortSignal.timeout(this.options.requestTimeoutMs),
+      });
+    } catch (error) {
+      const reason =
+        (error as Error).name === 'TimeoutError' ? 'timed out' : (error as Error).message;
+      throw new ZapierApiError(`${method} ${path}: no response from Zapier (${reason}).`, 0, [], {
+        cause: error,
+      });
+    }
+    const text = await response.text();
+    let parsed: unknown = undefined;
+    if (text !== '') {
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        parsed = undefined;
+      }
+    }
+    return { status: response.status, headers: response.headers, body: parsed, text };
+  }
+
+  private async token(): Promise<string> {
+    const source = this.options.accessToken;
+    if (source === undefined)
+      throw new ZapierConfigurationError(ZapierMessages.missingAccessToken());
+    const token = typeof source === 'function' ? await source() : source;
+    if (typeof token !== 'string' || token === '') {
+      throw new ZapierConfigurationError(ZapierMessages.missingAccessToken());
+    }
+    return token;
+  }
+}

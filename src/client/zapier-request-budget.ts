@@ -1,0 +1,77 @@
+import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ZAPIER_CLOCK, ZAPIER_OPTIONS, ZAPIER_RATE_WINDOW_MS } from '../zapier.constants.js';
+import type { ZapierClock } from '../interfaces/zapier-clock.interface.js';
+import type { ResolvedZapierOptions } from '../options/resolve-zapier-options.js';
+import { BUDGET_KEY } from '../storage/zapier-result.recorder.js';
+import { ZapierRunStore } from '../storage/zapier-run.store.js';
+
+/**
+ * Margin added to Zapier's 60 s window when spacing requests, so that a request sent a few ms
+ * late cannot put one request too many into some 60 s window as Zapier counts it.
+ */
+const WINDOW_MARGIN_MS = 500;
+
+/**
+ * The request budget every request to Zapier goes through: the poller's reads and the client's
+ * creates share it, across all app instances on the database, and a 429 pauses all of them.
+ *
+ * Requests are spaced evenly, one per `(60 s + margin) / maxRequestsPerMinute`, by reserving
+ * the next slot on one shared row in a single atomic statement; so no 60 s window ever holds
+ * more than `maxRequestsPerMinute` requests, whatever the number of instances. When idle, a
+ * request goes at once; a burst is spread out rather than answered 429 by Zapier (whose cooldown
+ * would cost a full minute).
+ */
+@Injectable()
+export class ZapierRequestBudget implements BeforeApplicationShutdown {
+  private readonly logger = new Logger('ZapierClient');
+  private readonly stopping = new AbortController();
+  private cooldownLoggedUntil = 0;
+  readonly intervalMs: number;
+
+  constructor(
+    private readonly store: ZapierRunStore,
+    @Inject(ZAPIER_OPTIONS) private readonly options: ResolvedZapierOptions,
+    @Inject(ZAPIER_CLOCK) private readonly clock: ZapierClock,
+  ) {
+    this.intervalMs = Math.ceil(
+      (ZAPIER_RATE_WINDOW_MS + WINDOW_MARGIN_MS) / options.polling.maxRequestsPerMinute,
+    );
+  }
+
+  /**
+   * Waits for this instance's next slot. A create also records that it may be waiting for its
+   * response until the slot plus the request timeout, so that a callback for a run nobody has
+   * recorded yet waits for the metadata (see `ZapierRunStore.storeTerminal`). Rejects with an
+   * `AbortError` when the app shuts down or `signal` aborts.
+   */
+  async acquire(kind: 'create' | 'read', signal?: AbortSignal): Promise<void> {
+    const inflightMs = kind === 'create' ? this.options.requestTimeoutMs + 5_000 : 0;
+    const slot = await this.store.reserveSlot(
+      BUDGET_KEY,
+      this.clock.now(),
+      this.intervalMs,
+      inflightMs,
+    );
+    const wait = slot - this.clock.now();
+    if (wait <= 0) return;
+    const stop = signal ? AbortSignal.any([this.stopping.signal, signal]) : this.stopping.signal;
+    await sleep(wait, undefined, { signal: stop });
+  }
+
+  /** Pauses every instance's requests for `waitMs` after a 429. */
+  async cooldown(waitMs: number): Promise<void> {
+    const until = this.clock.now() + waitMs;
+    await this.store.startCooldown(BUDGET_KEY, until);
+    if (until > this.cooldownLoggedUntil) {
+      this.cooldownLoggedUntil = until;
+      this.logger.warn(
+        `Zapier answered 429: no request goes out for ${Math.ceil(waitMs / 1000)} s (every instance waits).`,
+      );
+    }
+  }
+
+  beforeApplicationShutdown(): void {
+    this.stopping.abort();
+  }
+}

@@ -1,0 +1,197 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ZAPIER_CLOCK, ZAPIER_OPTIONS } from '../zapier.constants.js';
+import type { ZapierClock } from '../interfaces/zapier-clock.interface.js';
+import type { ActionRun } from '../interfaces/action-run.interface.js';
+import type { ResolvedZapierOptions } from '../options/resolve-zapier-options.js';
+import { ZapierRunStore } from '../storage/zapier-run.store.js';
+import { ZapierDispatcher } from '../dispatch/zapier-dispatcher.js';
+import { validateCallbackUrl } from './callback-url.js';
+import { parseActionRun } from './parse-action-run.js';
+import { retryAfterMs } from './rate-limit-headers.js';
+import { parseErrorItems, ZapierApiError, ZapierRunNotRecordedError } from './zapier-api.error.js';
+import { ZapierHttp, type ZapierResponse } from './zapier-http.js';
+import { ZapierRequestBudget } from './zapier-request-budget.js';
+
+/**
+ * What `ZapierClient.createActionRun()` takes.
+ *
+ * @publicApi
+ */
+export interface CreateActionRunInput {
+  /** The action id from `GET /v2/actions` (a per-lookup id, not the stable key). */
+  action: string;
+  /** The authentication (connection) id, or `null` for actions that need none. */
+  authentication: string | null;
+  /** The action's input fields. */
+  inputs: Record<string, unknown>;
+  /** Where Zapier should call back; defaults to the module's `callbackUrl` option. */
+  callbackUrl?: string;
+  /** Any JSON object; it comes back as `metadata` in the run's events. */
+  metadata?: Record<string, unknown>;
+}
+
+/** A 429 on a create is retried after Zapier's wait this many times (ZAPIER.md decision 5). */
+const CREATE_RETRIES_ON_429 = 3;
+/** Waits between attempts to record a created run while the database is unreachable. */
+const RECORD_RETRY_DELAYS_MS = [100, 500, 2000];
+
+/**
+ * Starts action runs through Zapier's API and reads them back. Every request goes through the
+ * shared request budget (see `ZapierRequestBudget`). Each run it starts is recorded as pending
+ * with its metadata, so its callback (or, failing that, the poller) completes it.
+ *
+ * @publicApi
+ */
+@Injectable()
+export class ZapierClient {
+  private readonly logger = new Logger('ZapierClient');
+  private readonly warnedStatuses = new Set<string>();
+
+  constructor(
+    private readonly http: ZapierHttp,
+    private readonly budget: ZapierRequestBudget,
+    private readonly store: ZapierRunStore,
+    private readonly dispatcher: ZapierDispatcher,
+    @Inject(ZAPIER_OPTIONS) private readonly options: ResolvedZapierOptions,
+    @Inject(ZAPIER_CLOCK) private readonly clock: ZapierClock,
+  ) {}
+
+  /**
+   * Starts a run (`POST /v2/action-runs/`) and records it as pending. The POST is never retried
+   * on a timeout or a 5xx, which could run the action twice; only a 429 is, after Zapier's wait.
+   *
+   * @throws ZapierCallbackUrlError before anything is sent, for a callback URL Zapier refuses.
+   * @throws ZapierApiError when Zapier answers an error (status 0: no answer; the run may exist).
+   * @throws ZapierRunNotRecordedError when the run started but could not be recorded.
+   */
+  async createActionRun(input: CreateActionRunInput): Promise<{ id: string }> {
+    const callbackUrl = input.callbackUrl ?? this.options.callbackUrl;
+    if (callbackUrl !== undefined) validateCallbackUrl(callbackUrl);
+    assertCreateInput(input);
+    const fields = {
+      action: input.action,
+      authentication: input.authentication,
+      callback_url: callbackUrl,
+    };
+    const body =
+      this.options.createBodyShape === 'reference'
+        ? { data: { ...fields, inputs: input.inputs } }
+        : { ...fields, input: input.inputs };
+    const response = await this.send('create', 'POST', '/v2/action-runs/', body);
+    const data = (response.body as { data?: { id?: unknown } } | undefined)?.data;
+    if (typeof data?.id !== 'string' || data.id === '') {
+      throw new ZapierApiError(
+        `Zapier answered ${response.status} to the create call without a run id.`,
+        response.status,
+      );
+    }
+    await this.record(data.id, input);
+    return { id: data.id };
+  }
+
+  /**
+   * Reads a run (`GET /v2/action-runs/{id}`), leniently: see `ActionRun.status`.
+   *
+   * @throws ZapierApiError for an error status (404: unknown, or older than Zapier's retention).
+   */
+  async getActionRun(id: string): Promise<ActionRun> {
+    return (await this.readActionRun(id)).run;
+  }
+
+  /**
+   * `getActionRun()` plus the body as Zapier sent it, which the poller stores; `signal` aborts
+   * the wait for a budget slot.
+   */
+  async readActionRun(id: string, signal?: AbortSignal): Promise<{ run: ActionRun; raw: string }> {
+    const path = `/v2/action-runs/${encodeURIComponent(id)}`;
+    const response = await this.send('read', 'GET', path, undefined, signal);
+    const { run, unknownStatus } = parseActionRun(response.status, response.body, id);
+    if (unknownStatus !== null && !this.warnedStatuses.has(unknownStatus)) {
+      this.warnedStatuses.add(unknownStatus);
+      this.logger.warn(
+        `Zapier reported the unknown status "${unknownStatus}" (run ${id}); treating it as pending.`,
+      );
+    }
+    return { run, raw: response.text };
+  }
+
+  private async send(
+    kind: 'create' | 'read',
+    method: 'GET' | 'POST',
+    path: string,
+    body?: unknown,
+    signal?: AbortSignal,
+  ): Promise<ZapierResponse> {
+    let rateLimited = 0;
+    let refreshed = false;
+    for (;;) {
+      await this.budget.acquire(kind, signal);
+      const response = await this.http.send(method, path, body);
+      if (response.status === 429) {
+        await this.budget.cooldown(
+          retryAfterMs(response.headers, this.clock.now(), this.options.polling.cooldownMs),
+        );
+        if (kind === 'create' && rateLimited++ < CREATE_RETRIES_ON_429) continue;
+      } else if (response.status === 401 && this.http.canRefreshToken && !refreshed) {
+        // A token function may return a fresh token; a 401 means nothing was created.
+        refreshed = true;
+        continue;
+      }
+      if (response.status >= 200 && response.status < 300) return response;
+      const errors = parseErrorItems(response.body);
+      const detail = errors
+        .map((e) => e.detail ?? e.title ?? e.code)
+        .filter(Boolean)
+        .join('; ');
+      throw new ZapierApiError(
+        `${method} ${path}: Zapier answered ${response.status}${detail ? ` (${detail})` : ''}.`,
+        response.status,
+        errors,
+      );
+    }
+  }
+
+  private async record(runId: string, input: CreateActionRunInput): Promise<void> {
+    const submittedAt = this.clock.now();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const { deliveryReleased } = await this.store.recordSubmitted({
+          runId,
+          action: input.action,
+          metadata: input.metadata ?? null,
+          submittedAt,
+          pollNextAt: submittedAt + this.options.polling.overdueAfterMs,
+          now: this.clock.now(),
+        });
+        // The callback was faster and its event waited for this metadata: deliver it now.
+        if (deliveryReleased) void this.dispatcher.sweep();
+        return;
+      } catch (error) {
+        if (attempt >= RECORD_RETRY_DELAYS_MS.length) {
+          throw new ZapierRunNotRecordedError(runId, { cause: error });
+        }
+        await sleep(RECORD_RETRY_DELAYS_MS[attempt]);
+      }
+    }
+  }
+}
+
+function assertCreateInput(input: CreateActionRunInput): void {
+  const problems: string[] = [];
+  if (typeof input.action !== 'string' || input.action === '')
+    problems.push('action must be a non-empty string');
+  if (input.authentication !== null && typeof input.authentication !== 'string') {
+    problems.push('authentication must be a string or null');
+  }
+  if (typeof input.inputs !== 'object' || input.inputs === null || Array.isArray(input.inputs)) {
+    problems.push('inputs must be an object');
+  }
+  if (
+    input.metadata !== undefined &&
+    (typeof input.metadata !== 'object' || input.metadata === null || Array.isArray(input.metadata))
+  ) {
+    problems.push('metadata must be a JSON object');
+  }
+  if (problems.length > 0) throw new TypeError(`createActionRun(): ${problems.join('; ')}.`);
+}

@@ -1,0 +1,63 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
+import {
+  ZAPIER_CLOCK,
+  ZAPIER_OPTIONS,
+  ZAPIER_TOKEN_LIFETIME_SECONDS,
+} from '../zapier.constants.js';
+import { ZapierMessages } from '../zapier.messages.js';
+import type { ZapierClock } from '../interfaces/zapier-clock.interface.js';
+import type { ResolvedZapierOptions } from '../options/resolve-zapier-options.js';
+import {
+  ZapierSignatureException,
+  ZapierUnavailableException,
+} from '../errors/zapier-http.exceptions.js';
+import { ZapierKeySet, ZapierKeysUnavailableError } from './zapier-key-set.js';
+
+/**
+ * Verifies the JWT Zapier sends in `Zapier-Callback-Signature` (ZAPIER.md decision 8): an
+ * asymmetric signature by a key from Zapier's JWKS, `exp` and `iat` present, at most 5 minutes
+ * old (plus the clock tolerance), `iss`/`aud` when configured. A bad token is the caller's fault
+ * (401, which Zapier does not retry); keys we cannot fetch are ours (503, which it does).
+ */
+@Injectable()
+export class ZapierSignatureVerifier {
+  private readonly logger = new Logger('ZapierSignature');
+  readonly keySet: ZapierKeySet;
+
+  constructor(
+    @Inject(ZAPIER_OPTIONS) private readonly options: ResolvedZapierOptions,
+    @Inject(ZAPIER_CLOCK) private readonly clock: ZapierClock,
+  ) {
+    this.keySet = new ZapierKeySet({ url: options.jwksUrl, ...options.jwks }, clock);
+  }
+
+  /** Returns the verified claims, or throws a 401 / 503 `HttpException`. */
+  async verify(token: string | string[] | undefined): Promise<JWTPayload> {
+    if (typeof token !== 'string' || token === '') {
+      this.logger.warn('Rejected a callback without a Zapier-Callback-Signature header.');
+      throw new ZapierSignatureException('missing');
+    }
+    try {
+      const { payload } = await jwtVerify(token, this.keySet.getKey, {
+        algorithms: this.options.algorithms,
+        requiredClaims: ['exp', 'iat'],
+        maxTokenAge: ZAPIER_TOKEN_LIFETIME_SECONDS,
+        clockTolerance: this.options.clockToleranceSeconds,
+        issuer: this.options.issuer,
+        audience: this.options.audience,
+        currentDate: new Date(this.clock.now()),
+      });
+      return payload;
+    } catch (error) {
+      if (error instanceof ZapierKeysUnavailableError) {
+        throw new ZapierUnavailableException(ZapierMessages.keysUnavailable(), { cause: error });
+      }
+      if (error instanceof joseErrors.JOSEError) {
+        this.logger.warn(`Rejected a callback whose signature does not verify: ${error.code}.`);
+        throw new ZapierSignatureException(error.code);
+      }
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,72 @@
+import { Module, Optional } from '@nestjs/common';
+import { EventEmitter2 } from '@nestjs/event-emitter';
+import { SchedulerRegistry } from '@nestjs/schedule';
+import { ZAPIER_CLOCK, ZAPIER_OPTIONS } from './zapier.constants.js';
+import { ZapierMessages } from './zapier.messages.js';
+import { ZapierConfigurationError } from './errors/zapier-configuration.error.js';
+import { ZapierConfigurableModule } from './zapier.module-definition.js';
+import { ZapierSignatureVerifier } from './signature/zapier-signature.verifier.js';
+import { ZapierSignatureGuard } from './signature/zapier-signature.guard.js';
+import { ZapierCallbackService } from './callback/zapier-callback.service.js';
+import { ZapierResultRecorder } from './storage/zapier-result.recorder.js';
+import { ZapierStorageCheck } from './storage/zapier-storage.check.js';
+import { ZapierRunsService } from './storage/zapier-runs.service.js';
+import { ZapierDispatcher } from './dispatch/zapier-dispatcher.js';
+import { ZapierDispatchScheduler } from './dispatch/zapier-dispatch.scheduler.js';
+import { ZapierListenerInspector } from './dispatch/zapier-listener-inspector.js';
+import { ZapierClient } from './client/zapier.client.js';
+import { ZapierHttp } from './client/zapier-http.js';
+import { ZapierRequestBudget } from './client/zapier-request-budget.js';
+import { ZapierOverdueRunPoller } from './poller/zapier-overdue-run.poller.js';
+
+/**
+ * Receives Zapier's action-run callbacks: verifies their signature, stores each run once, and
+ * delivers `zapier.run.completed` / `zapier.run.failed` events to `@OnEvent` listeners at least
+ * once. The host app imports `TypeOrmModule.forRoot()`, `EventEmitterModule.forRoot()` and
+ * `ScheduleModule.forRoot()` itself; this module never calls another library's `forRoot`.
+ *
+ * @example
+ * ```ts
+ * @Module({ imports: [
+ *   TypeOrmModule.forRoot({ type: 'better-sqlite3', database: 'zapier.db', autoLoadEntities: true, synchronize: true }),
+ *   EventEmitterModule.forRoot(),
+ *   ScheduleModule.forRoot(),
+ *   ZapierModule.forRoot({ accessToken: process.env.ZAPIER_TOKEN }),
+ * ] })
+ * export class AppModule {}
+ * ```
+ * @publicApi
+ */
+@Module({
+  providers: [
+    ZapierSignatureVerifier,
+    ZapierSignatureGuard,
+    ZapierCallbackService,
+    ZapierResultRecorder,
+    ZapierStorageCheck,
+    ZapierRunsService,
+    ZapierDispatcher,
+    ZapierDispatchScheduler,
+    ZapierListenerInspector,
+    ZapierHttp,
+    ZapierRequestBudget,
+    ZapierClient,
+    ZapierOverdueRunPoller,
+  ],
+  exports: [
+    ZapierClient,
+    ZAPIER_OPTIONS,
+    ZAPIER_CLOCK,
+    ZapierSignatureVerifier,
+    ZapierSignatureGuard,
+    ZapierCallbackService,
+    ZapierRunsService,
+  ],
+})
+export class ZapierModule extends ZapierConfigurableModule {
+  constructor(@Optional() events?: EventEmitter2, @Optional() scheduler?: SchedulerRegistry) {
+    super();
+    if (!events) throw new ZapierConfigurationError(ZapierMessages.missingEventEmitter());
+    if (!scheduler) throw new ZapierConfigurationError(ZapierMessages.missingScheduler());
+  }
+}
