@@ -8,6 +8,8 @@ import { spec } from 'node:test/reporters';
 
 const root = new URL('..', import.meta.url).pathname;
 const filters = process.argv.slice(2);
+// Where `tsc -p tsconfig.json` wrote the compiled tests (override to keep parallel builds apart).
+const outDir = join(root, process.env.TEST_OUT_DIR ?? 'out');
 
 function collect(dir, suffix) {
   const found = [];
@@ -26,8 +28,8 @@ function collect(dir, suffix) {
 }
 
 const files = [
-  ...collect(join(root, 'out/src'), '.spec.js'),
-  ...collect(join(root, 'out/test'), '.e2e-spec.js'),
+  ...collect(join(outDir, 'src'), '.spec.js'),
+  ...collect(join(outDir, 'test'), '.e2e-spec.js'),
 ]
   .filter((file) => filters.length === 0 || filters.some((f) => file.includes(f)))
   .sort();
