@@ -1,9 +1,6 @@
-import { Module, Optional } from '@nestjs/common';
-import { EventEmitter2 } from '@nestjs/event-emitter';
-import { SchedulerRegistry } from '@nestjs/schedule';
+import { Module } from '@nestjs/common';
 import { ZAPIER_CLOCK, ZAPIER_OPTIONS } from './zapier.constants.js';
-import { ZapierMessages } from './zapier.messages.js';
-import { ZapierConfigurationError } from './errors/zapier-configuration.error.js';
+import { zapierHostProvider } from './zapier-host.provider.js';
 import { ZapierConfigurableModule } from './zapier.module-definition.js';
 import { ZapierSignatureVerifier } from './signature/zapier-signature.verifier.js';
 import { ZapierSignatureGuard } from './signature/zapier-signature.guard.js';
@@ -39,6 +36,7 @@ import { ZapierOverdueRunPoller } from './poller/zapier-overdue-run.poller.js';
  */
 @Module({
   providers: [
+    zapierHostProvider,
     ZapierSignatureVerifier,
     ZapierSignatureGuard,
     ZapierCallbackService,
@@ -63,10 +61,4 @@ import { ZapierOverdueRunPoller } from './poller/zapier-overdue-run.poller.js';
     ZapierRunsService,
   ],
 })
-export class ZapierModule extends ZapierConfigurableModule {
-  constructor(@Optional() events?: EventEmitter2, @Optional() scheduler?: SchedulerRegistry) {
-    super();
-    if (!events) throw new ZapierConfigurationError(ZapierMessages.missingEventEmitter());
-    if (!scheduler) throw new ZapierConfigurationError(ZapierMessages.missingScheduler());
-  }
-}
+export class ZapierModule extends ZapierConfigurableModule {}

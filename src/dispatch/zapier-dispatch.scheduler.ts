@@ -4,9 +4,9 @@ import {
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import { SchedulerRegistry } from '@nestjs/schedule';
 import { ZAPIER_DISPATCH_JOB, ZAPIER_OPTIONS } from '../zapier.constants.js';
 import type { ResolvedZapierOptions } from '../options/resolve-zapier-options.js';
+import { ZAPIER_HOST, type ZapierHost } from '../zapier-host.provider.js';
 import { ZapierDispatcher } from './zapier-dispatcher.js';
 
 /**
@@ -19,7 +19,7 @@ import { ZapierDispatcher } from './zapier-dispatcher.js';
 export class ZapierDispatchScheduler implements OnApplicationBootstrap, OnApplicationShutdown {
   constructor(
     private readonly dispatcher: ZapierDispatcher,
-    private readonly scheduler: SchedulerRegistry,
+    @Inject(ZAPIER_HOST) private readonly host: ZapierHost,
     @Inject(ZAPIER_OPTIONS) private readonly options: ResolvedZapierOptions,
   ) {}
 
@@ -28,13 +28,13 @@ export class ZapierDispatchScheduler implements OnApplicationBootstrap, OnApplic
       () => void this.dispatcher.sweep(),
       this.options.delivery.sweepIntervalMs,
     );
-    this.scheduler.addInterval(ZAPIER_DISPATCH_JOB, interval);
+    this.host.scheduler.addInterval(ZAPIER_DISPATCH_JOB, interval);
     void this.dispatcher.sweep();
   }
 
   onApplicationShutdown(): void {
-    if (this.scheduler.doesExist('interval', ZAPIER_DISPATCH_JOB)) {
-      this.scheduler.deleteInterval(ZAPIER_DISPATCH_JOB);
+    if (this.host.scheduler.doesExist('interval', ZAPIER_DISPATCH_JOB)) {
+      this.host.scheduler.deleteInterval(ZAPIER_DISPATCH_JOB);
     }
   }
 }

@@ -1,12 +1,6 @@
-import {
-  Inject,
-  Injectable,
-  Logger,
-  Optional,
-  type BeforeApplicationShutdown,
-} from '@nestjs/common';
-import { EventEmitter2, EventEmitterReadinessWatcher } from '@nestjs/event-emitter';
+import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import { ZAPIER_CLOCK, ZAPIER_OPTIONS } from '../zapier.constants.js';
+import { ZAPIER_HOST, type ZapierHost } from '../zapier-host.provider.js';
 import type { ZapierClock } from '../interfaces/zapier-clock.interface.js';
 import type { ResolvedZapierOptions } from '../options/resolve-zapier-options.js';
 import { backoffDelay } from '../common/backoff.js';
@@ -41,10 +35,9 @@ export class ZapierDispatcher implements BeforeApplicationShutdown {
 
   constructor(
     private readonly store: ZapierRunStore,
-    private readonly emitter: EventEmitter2,
+    @Inject(ZAPIER_HOST) private readonly host: ZapierHost,
     @Inject(ZAPIER_OPTIONS) private readonly options: ResolvedZapierOptions,
     @Inject(ZAPIER_CLOCK) private readonly clock: ZapierClock,
-    @Optional() private readonly readiness?: EventEmitterReadinessWatcher,
   ) {}
 
   /** Runs claimed by this instance whose delivery is due now. */
@@ -73,7 +66,7 @@ export class ZapierDispatcher implements BeforeApplicationShutdown {
     if (this.sweeping || this.stopping) return;
     this.sweeping = true;
     try {
-      await this.readiness?.waitUntilReady();
+      await this.host.readiness?.waitUntilReady();
       const room = this.options.delivery.concurrency * 2 - this.queue.length - this.running.size;
       if (room <= 0) return;
       const now = this.clock.now();
@@ -129,10 +122,10 @@ export class ZapierDispatcher implements BeforeApplicationShutdown {
   }
 
   private async deliver(run: DispatchableRun): Promise<void> {
-    await this.readiness?.waitUntilReady();
+    await this.host.readiness?.waitUntilReady();
     const { name, event } = buildRunEvent(run);
     try {
-      await this.emitter.emitAsync(name, event);
+      await this.host.events.emitAsync(name, event);
     } catch (error) {
       await this.recordFailure(run, error);
       return;

@@ -58,19 +58,15 @@ const EXTRA_KEYS = ['callbackPath', 'registerController', 'dataSource', 'isGloba
  * Applies the defaults (written here and nowhere else) and validates the result. Throws
  * `ZapierConfigurationError` naming the first bad option.
  */
-export function resolveZapierOptions(
-  options: ZapierModuleOptions,
-  { fromFactory = false }: { fromFactory?: boolean } = {},
-): ResolvedZapierOptions {
+export function resolveZapierOptions(options: ZapierModuleOptions): ResolvedZapierOptions {
   if (options === null || typeof options !== 'object') {
     throw new ZapierConfigurationError(
       ZapierMessages.invalidOption('(options)', options, 'an object'),
     );
   }
-  if (fromFactory) {
-    for (const key of EXTRA_KEYS) {
-      if (key in options) throw new ZapierConfigurationError(ZapierMessages.extraFromFactory(key));
-    }
+  // forRoot() strips the extras before they get here, so any left came from forRootAsync's factory.
+  for (const key of EXTRA_KEYS) {
+    if (key in options) throw new ZapierConfigurationError(ZapierMessages.extraFromFactory(key));
   }
   const polling = options.polling ?? {};
   const delivery = options.delivery ?? {};

@@ -2,14 +2,12 @@ import {
   Inject,
   Injectable,
   Logger,
-  Optional,
   type BeforeApplicationShutdown,
   type OnApplicationBootstrap,
 } from '@nestjs/common';
-import { EventEmitterReadinessWatcher } from '@nestjs/event-emitter';
-import { SchedulerRegistry } from '@nestjs/schedule';
 import { ZAPIER_CLOCK, ZAPIER_OPTIONS, ZAPIER_POLLER_JOB } from '../zapier.constants.js';
 import type { ZapierClock } from '../interfaces/zapier-clock.interface.js';
+import { ZAPIER_HOST, type ZapierHost } from '../zapier-host.provider.js';
 import type { ResolvedZapierOptions } from '../options/resolve-zapier-options.js';
 import { backoffDelay } from '../common/backoff.js';
 import { OutageLog } from '../common/outage-log.js';
@@ -49,22 +47,21 @@ export class ZapierOverdueRunPoller implements OnApplicationBootstrap, BeforeApp
     private readonly store: ZapierRunStore,
     private readonly recorder: ZapierResultRecorder,
     private readonly dispatcher: ZapierDispatcher,
-    private readonly scheduler: SchedulerRegistry,
+    @Inject(ZAPIER_HOST) private readonly host: ZapierHost,
     @Inject(ZAPIER_OPTIONS) private readonly options: ResolvedZapierOptions,
     @Inject(ZAPIER_CLOCK) private readonly clock: ZapierClock,
-    @Optional() private readonly readiness?: EventEmitterReadinessWatcher,
   ) {}
 
   onApplicationBootstrap(): void {
     const interval = setInterval(() => void this.tick(), this.options.polling.intervalMs);
-    this.scheduler.addInterval(ZAPIER_POLLER_JOB, interval);
+    this.host.scheduler.addInterval(ZAPIER_POLLER_JOB, interval);
   }
 
   async beforeApplicationShutdown(): Promise<void> {
     this.stopping = true;
     this.shutdown.abort();
-    if (this.scheduler.doesExist('interval', ZAPIER_POLLER_JOB)) {
-      this.scheduler.deleteInterval(ZAPIER_POLLER_JOB);
+    if (this.host.scheduler.doesExist('interval', ZAPIER_POLLER_JOB)) {
+      this.host.scheduler.deleteInterval(ZAPIER_POLLER_JOB);
     }
     await this.ticking;
     await this.store.releasePollClaims(this.options.instanceId).catch(() => undefined);
@@ -81,7 +78,7 @@ export class ZapierOverdueRunPoller implements OnApplicationBootstrap, BeforeApp
 
   private async round(): Promise<void> {
     try {
-      await this.readiness?.waitUntilReady();
+      await this.host.readiness?.waitUntilReady();
       await this.expireRetained();
       if (this.options.polling.enabled) await this.pollDue();
       this.outage.succeeded();

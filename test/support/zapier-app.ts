@@ -33,6 +33,8 @@ export interface ZapierAppOptions {
   imports?: Type<unknown>[];
   omit?: Array<'events' | 'schedule'>;
   eventEmitterOptions?: Parameters<typeof EventEmitterModule.forRoot>[0];
+  /** Runs on the app before it listens (global prefix, shutdown hooks...). */
+  beforeListen?: (app: INestApplication) => void;
 }
 
 export interface ZapierApp {
@@ -82,6 +84,7 @@ export async function startZapierApp(options: ZapierAppOptions): Promise<ZapierA
       ? moduleRef.createNestApplication(new FastifyAdapter(), { logger })
       : moduleRef.createNestApplication({ logger });
   app.useLogger(logger);
+  options.beforeListen?.(app);
   await app.listen(0, '127.0.0.1');
   const server = app.getHttpServer() as import('node:http').Server;
   const address = server.address() as import('node:net').AddressInfo;

@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { ZapierSandbox } from '../src/testing/index.js';
+import { freshDatabase, type Engine } from './support/data-sources.js';
+import { postgresSkipReason } from './support/postgres.js';
+import { cutPostgresDatabase } from './support/postgres-outage.js';
+import { eventually, postCallback, rows } from './support/callbacks.js';
+import { startZapierApp, type Adapter, type ZapierApp } from './support/zapier-app.js';
+
+const pgSkip = await postgresSkipReason();
+
+for (const adapter of ['express', 'fastify'] as Adapter[]) {
+  for (const engine of ['sqlite', 'postgres'] as Engine[]) {
+    describe(
+      `our own failures on ${adapter} + ${engine} answer 5xx`,
+      { skip: engine === 'postgres' && pgSkip },
+      () => {
+        let sandbox: ZapierSandbox;
+        let zapier: ZapierApp;
+        let database: Awaited<ReturnType<typeof freshDatabase>>;
+
+        before(async () => {
+          sandbox = await ZapierSandbox.start({ rateLimit: false });
+          database = await freshDatabase(engine, `outage_${adapter}_${engine}`);
+          zapier = await startZapierApp({
+            adapter,
+            database: database.options,
+            zapier: { jwksUrl: sandbox.jwksUrl, jwks: { timeoutMs: 500 } },
+          });
+        });
+        after(async () => {
+          await zapier?.close();
+          await sandbox?.stop();
+          database?.cleanup();
+        });
+
+        it('answers 503 while the JWKS cannot be fetched, then 200 once it can', async () => {
+          sandbox.setJwksBehaviour('hang');
+          const request = await sandbox.signer.callbackRequest({
+            id: 'arun_jwks',
+            status: 'success',
+          });
+          try {
+            const answer = await postCallback(zapier.url, request);
+            assert.equal(answer.status, 503);
+            assert.deepEqual(await rows(zapier.dataSource, 'zapier_action_runs'), []);
+          } finally {
+            sandbox.setJwksBehaviour('ok');
+          }
+          await new Promise((resolve) => setTimeout(resolve, 1100));
+          assert.equal((await postCallback(zapier.url, request)).status, 200);
+          await zapier.listener.waitFor(1);
+          assert.equal(zapier.listener.forRun('arun_jwks').length, 1);
+          assert.equal(
+            zapier.logger.find('error', /Could not fetch Zapier's signing keys/).length,
+            1,
+          );
+        });
+
+        it('answers 503 while the database is unavailable, writes nothing, then 200 and one event', async () => {
+          const request = await sandbox.signer.callbackRequest({
+            id: 'arun_db',
+            status: 'success',
+          });
+          const outage = await makeUnavailable(engine, database.options);
+          let answer;
+          try {
+            answer = await postCallback(zapier.url, request);
+          } finally {
+            await outage.restore();
+          }
+          assert.equal(answer.status, 503);
+          assert.equal(zapier.listener.forRun('arun_db').length, 0);
+          await eventually(
+            async () => (await postCallback(zapier.url, request)).status === 200,
+            10_000,
+            'a 200',
+          );
+          await zapier.listener.waitFor(2);
+          assert.equal(zapier.listener.forRun('arun_db').length, 1);
+          const stored = (await rows(zapier.dataSource, 'zapier_action_runs')).filter(
+            (r) => r.run_id === 'arun_db',
+          );
+          assert.equal(stored.length, 1);
+        });
+      },
+    );
+  }
+}
+
+/** SQLite: another connection holds the write lock. PostgreSQL: the database refuses connections. */
+async function makeUnavailable(
+  engine: Engine,
+  options: Awaited<ReturnType<typeof freshDatabase>>['options'],
+): Promise<{ restore(): Promise<void> }> {
+  if (engine === 'postgres') return cutPostgresDatabase((options as { url: string }).url);
+  const locker = new Database((options as { database: string }).database);
+  locker.exec('BEGIN EXCLUSIVE');
+  return {
+    restore: () => {
+      locker.exec('ROLLBACK');
+      locker.close();
+      return Promise.resolve();
+    },
+  };
+}
