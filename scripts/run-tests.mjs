@@ -1,7 +1,7 @@
 // Runs the compiled unit specs (out/src/**/*.spec.js) and end-to-end specs (out/test/**/*.e2e-spec.js)
 // with node's own test runner, then prints the plain closing line CI reads: "N passed, N failed, N skipped".
 // Usage: node scripts/run-tests.mjs [substring filters...]
-import { readdirSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { run } from 'node:test';
 import { spec } from 'node:test/reporters';
@@ -63,7 +63,11 @@ stream.on('end', () => {
       console.log('\nFailed tests:');
       for (const failure of failures) console.log(`  - ${failure}`);
     }
-    console.log(`\n${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped`);
+    const summary = `${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped`;
+    console.log(`\n${summary}`);
+    // .ci/run prints it again as its very last line, after anything else it ran.
+    mkdirSync(outDir, { recursive: true });
+    writeFileSync(join(outDir, 'test-summary.txt'), `${summary}\n`);
     process.exitCode = counts.failed > 0 ? 1 : 0;
   });
 });
