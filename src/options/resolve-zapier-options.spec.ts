@@ -1,0 +1,128 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ZapierConfigurationError } from '../errors/zapier-configuration.error.js';
+import { ZapierMessages } from '../zapier.messages.js';
+import { resolveZapierOptions } from './resolve-zapier-options.js';
+
+describe('resolveZapierOptions', () => {
+  it('applies the documented defaults', () => {
+    const options = resolveZapierOptions({});
+    assert.equal(options.apiBaseUrl, 'https://api.zapier.com');
+    assert.equal(options.jwksUrl, 'https://zapier.com/.well-known/jwks.json');
+    assert.equal(options.clockToleranceSeconds, 30);
+    assert.deepEqual(options.algorithms, ['RS256']);
+    assert.equal(options.callbackBodyLimit, 20 * 1024 * 1024);
+    assert.equal(options.createBodyShape, 'reference');
+    assert.deepEqual(options.polling, {
+      enabled: true,
+      intervalMs: 10_000,
+      overdueAfterMs: 300_000,
+      maxRequestsPerMinute: 50,
+      initialBackoffMs: 60_000,
+      maxBackoffMs: 1_800_000,
+      retentionMs: 7 * 24 * 3600 * 1000,
+      notFoundGraceMs: 600_000,
+      cooldownMs: 60_000,
+      authErrorPauseMs: 60_000,
+    });
+    assert.deepEqual(options.delivery, {
+      sweepIntervalMs: 5000,
+      leaseMs: 30_000,
+      maxAttempts: 10,
+      retryBaseDelayMs: 5000,
+      maxRetryDelayMs: 600_000,
+      concurrency: 64,
+    });
+    assert.match(options.instanceId, /^.+:\d+:[0-9a-f]{6}$/);
+  });
+
+  it('keeps what is given and trims a trailing slash off the API URL', () => {
+    const token = () => 'fresh';
+    const options = resolveZapierOptions({
+      apiBaseUrl: 'http://127.0.0.1:4000/',
+      accessToken: token,
+      polling: { maxRequestsPerMinute: 120 },
+    });
+    assert.equal(options.apiBaseUrl, 'http://127.0.0.1:4000');
+    assert.equal(options.accessToken, token);
+    assert.equal(options.polling.maxRequestsPerMinute, 120);
+    assert.equal(options.polling.intervalMs, 10_000);
+  });
+
+  const invalid: Array<[string, Record<string, unknown>, string]> = [
+    ['polling.intervalMs', { polling: { intervalMs: 1.5 } }, 'an integer of at least 10'],
+    [
+      'polling.maxRequestsPerMinute',
+      { polling: { maxRequestsPerMinute: 0 } },
+      'an integer of at least 1',
+    ],
+    ['delivery.leaseMs', { delivery: { leaseMs: 'long' } }, 'an integer of at least 100'],
+    ['polling.enabled', { polling: { enabled: 'yes' } }, 'true or false'],
+    ['createBodyShape', { createBodyShape: 'nested' }, 'one of reference, flat'],
+    ['jwks.cacheMaxAgeMs', { jwks: { cacheMaxAgeMs: Number.NaN } }, 'an integer of at least 1000'],
+  ];
+  for (const [path, options, expected] of invalid) {
+    it(`names ${path} when it is invalid`, () => {
+      assert.throws(
+        () => resolveZapierOptions(options),
+        (error: unknown) =>
+          error instanceof ZapierConfigurationError &&
+          error.message ===
+            ZapierMessages.invalidOption(
+              path,
+              path.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown>)[k], options),
+              expected,
+            ),
+      );
+    });
+  }
+
+  it('refuses URLs Zapier would not serve, and http:// except on loopback', () => {
+    assert.throws(() => resolveZapierOptions({ jwksUrl: 'http://zapier.com/jwks' }), /"jwksUrl"/);
+    assert.throws(
+      () => resolveZapierOptions({ apiBaseUrl: 'not a url' }),
+      /"apiBaseUrl".*absolute URL/,
+    );
+    assert.doesNotThrow(() => resolveZapierOptions({ jwksUrl: 'http://localhost:9/jwks' }));
+  });
+
+  it('checks the callback URL with Zapier’s rules', () => {
+    assert.throws(
+      () => resolveZapierOptions({ callbackUrl: 'http://example.com/cb' }),
+      /"callbackUrl"/,
+    );
+    assert.throws(
+      () => resolveZapierOptions({ callbackUrl: 'https://192.168.1.2/cb' }),
+      /"callbackUrl"/,
+    );
+    assert.equal(
+      resolveZapierOptions({ callbackUrl: 'https://example.com/cb' }).callbackUrl,
+      'https://example.com/cb',
+    );
+  });
+
+  it('refuses symmetric algorithms, which would let the public key sign', () => {
+    assert.throws(() => resolveZapierOptions({ algorithms: ['HS256'] }), /"algorithms"/);
+    assert.throws(() => resolveZapierOptions({ algorithms: [] }), /"algorithms"/);
+    assert.deepEqual(resolveZapierOptions({ algorithms: ['RS256', 'PS256'] }).algorithms, [
+      'RS256',
+      'PS256',
+    ]);
+  });
+
+  it('refuses a backoff cap below the first gap', () => {
+    assert.throws(
+      () => resolveZapierOptions({ polling: { initialBackoffMs: 10_000, maxBackoffMs: 5000 } }),
+      /"polling\.maxBackoffMs" is 5000; expected at least polling\.initialBackoffMs \(10000\)/,
+    );
+  });
+
+  it('refuses the import-time extras when a factory returns them', () => {
+    for (const key of ['callbackPath', 'registerController', 'dataSource', 'isGlobal']) {
+      assert.throws(
+        () => resolveZapierOptions({ [key]: 'x' }),
+        (error: unknown) => (error as Error).message === ZapierMessages.extraFromFactory(key),
+      );
+    }
+  });
+});
