@@ -113,6 +113,14 @@ export class ZapierSandbox {
   }
 
   /** Every callback delivery attempt so far, in order. */
+  /**
+   * The `ZapierModule` options that point an app at this sandbox (API, JWKS, token), to spread
+   * into your own, e.g. `.overrideProvider(ZAPIER_MODULE_OPTIONS).useValue({ ...sandbox.moduleOptions(), callbackUrl })`.
+   */
+  moduleOptions(): { apiBaseUrl: string; jwksUrl: string; accessToken: string } {
+    return { apiBaseUrl: this.url, jwksUrl: this.jwksUrl, accessToken: this.accessToken ?? 'sandbox-token' };
+  }
+
   get deliveries(): readonly SandboxDelivery[] {
     return this.deliveryLog;
   }
