@@ -55,7 +55,9 @@ export class ZapierDispatcher implements BeforeApplicationShutdown {
     }
     this.queue.push(...runs);
     this.startHeartbeat();
-    this.pump();
+    // After the current I/O phase, so the 2xx of the callbacks that stored these runs goes out
+    // before any listener code runs.
+    setImmediate(() => this.pump());
   }
 
   /**

@@ -248,13 +248,17 @@ ON CONFLICT (budget_key) DO UPDATE SET cooldown_until = ${this.dialect.greatest(
     const until = p.add(claim.claimUntil, 'bigint');
     const now = p.add(claim.now, 'bigint');
     const lim = p.add(limit, 'integer');
+    // MATERIALIZED: PostgreSQL may rescan an `IN (SELECT ... LIMIT n)` sub-select once per outer
+    // row (a nested-loop semi join), each rescan picking another row, so it claimed every due run
+    // while the poller polls only what it asked for; the others sat claimed for a whole lease.
     const sql = `
-UPDATE ${RUNS} SET poll_claimed_by = ${me}, poll_claim_until = ${until}
-WHERE run_id IN (
+WITH due AS MATERIALIZED (
   SELECT run_id FROM ${RUNS}
   WHERE status = 'pending' AND poll_next_at <= ${now}
     AND (poll_claim_until IS NULL OR poll_claim_until < ${now})
   ORDER BY poll_next_at LIMIT ${lim}${this.dialect.skipLocked})
+UPDATE ${RUNS} SET poll_claimed_by = ${me}, poll_claim_until = ${until}
+WHERE run_id IN (SELECT run_id FROM due)
   AND status = 'pending' AND (poll_claim_until IS NULL OR poll_claim_until < ${now})
 RETURNING run_id, submitted_at, created_at, poll_attempts`;
     const rows = await this.query(sql, p);
