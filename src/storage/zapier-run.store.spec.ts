@@ -210,6 +210,32 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
         ['p2', 'retention', null],
       ]);
     });
+
+    it('claims no more than the limit asked for', async () => {
+      for (let i = 0; i < 6; i++) {
+        await store.recordSubmitted({
+          runId: `lim${i}`,
+          action: 'a',
+          metadata: null,
+          submittedAt: 0,
+          pollNextAt: 1,
+          now: 1,
+        });
+      }
+      await store.storeTerminal(
+        ['d0', 'd1', 'd2', 'd3'].map((id) => result(id)),
+        claim(1, 'nobody'),
+        'limits',
+      );
+      await store.releaseDispatchClaims(['d0', 'd1', 'd2', 'd3'], 'nobody');
+      assert.equal((await store.claimDuePolls(claim(5, 'l1'), 1)).length, 1);
+      assert.equal((await store.claimDuePolls(claim(5, 'l2'), 2)).length, 2);
+      assert.equal((await store.claimDueDispatches(claim(5, 'l3'), 1)).length, 1);
+      assert.equal(
+        (await store.expire({ createdBefore: 2, limit: 2 }, 'retention', claim(5))).length,
+        2,
+      );
+    });
   });
 }
 

@@ -316,16 +316,19 @@ WHERE poll_claimed_by = ${p.add(instanceId)} AND status = 'pending'`,
     claim.claimUntil,
     'bigint',
   )}`;
-    const where =
+    if ('runIds' in target && target.runIds.length === 0) return [];
+    // MATERIALIZED for the reason given in claimDuePolls.
+    const due =
       'runIds' in target
-        ? `run_id IN ${p.list(target.runIds)}`
-        : `run_id IN (SELECT run_id FROM ${RUNS} WHERE status = 'pending' AND created_at < ${p.add(
+        ? `SELECT run_id FROM ${RUNS} WHERE run_id IN ${p.list(target.runIds)}`
+        : `SELECT run_id FROM ${RUNS} WHERE status = 'pending' AND created_at < ${p.add(
             target.createdBefore,
             'bigint',
-          )} ORDER BY created_at LIMIT ${p.add(target.limit, 'integer')}${this.dialect.skipLocked})`;
-    if ('runIds' in target && target.runIds.length === 0) return [];
+          )} ORDER BY created_at LIMIT ${p.add(target.limit, 'integer')}${this.dialect.skipLocked}`;
     const rows = await this.query(
-      `UPDATE ${RUNS} SET ${set} WHERE ${where} AND status = 'pending' RETURNING ${DISPATCH_COLUMNS}`,
+      `WITH due AS MATERIALIZED (${due})
+UPDATE ${RUNS} SET ${set} WHERE run_id IN (SELECT run_id FROM due) AND status = 'pending'
+RETURNING ${DISPATCH_COLUMNS}`,
       p,
     );
     return rows.map(toDispatchable);
@@ -342,13 +345,15 @@ WHERE poll_claimed_by = ${p.add(instanceId)} AND status = 'pending'`,
     const until = p.add(claim.claimUntil, 'bigint');
     const now = p.add(claim.now, 'bigint');
     const lim = p.add(limit, 'integer');
+    // MATERIALIZED for the reason given in claimDuePolls.
     const sql = `
-UPDATE ${RUNS} SET dispatch_claimed_by = ${me}, dispatch_claim_until = ${until}
-WHERE run_id IN (
+WITH due AS MATERIALIZED (
   SELECT run_id FROM ${RUNS}
   WHERE dispatch_state = 'pending' AND dispatch_next_at <= ${now}
     AND (dispatch_claim_until IS NULL OR dispatch_claim_until < ${now})
   ORDER BY dispatch_next_at LIMIT ${lim}${this.dialect.skipLocked})
+UPDATE ${RUNS} SET dispatch_claimed_by = ${me}, dispatch_claim_until = ${until}
+WHERE run_id IN (SELECT run_id FROM due)
   AND dispatch_state = 'pending' AND (dispatch_claim_until IS NULL OR dispatch_claim_until < ${now})
 RETURNING ${DISPATCH_COLUMNS}`;
     return (await this.query(sql, p)).map(toDispatchable);
