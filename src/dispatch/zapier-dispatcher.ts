@@ -79,9 +79,15 @@ export class ZapierDispatcher implements BeforeApplicationShutdown {
           claimUntil: now + this.options.delivery.leaseMs,
         },
         room,
+        this.options.delivery.maxAttempts,
       );
       this.outage.succeeded();
-      this.enqueue(runs);
+      for (const run of runs.filter((claimed) => claimed.parked)) {
+        this.logger.error(
+          `Run ${run.runId}: delivery was cut short ${run.attempt} times (the process stopped mid-delivery); parked as undeliverable. Re-drive it with ZapierRunsService.redeliver('${run.runId}').`,
+        );
+      }
+      this.enqueue(runs.filter((claimed) => !claimed.parked));
     } catch (error) {
       this.outage.failed(error);
     } finally {

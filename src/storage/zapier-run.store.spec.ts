@@ -88,7 +88,9 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
       const changed = await store.storeTerminal([result('r5')], claim(10_500), 'deferral');
       assert.equal(changed.get('r5')?.dispatchNextAt, 40_000);
       assert.equal(
-        (await store.claimDueDispatches(claim(11_000, 'other'), 10)).some((r) => r.runId === 'r5'),
+        (await store.claimDueDispatches(claim(11_000, 'other'), 10, 10)).some(
+          (r) => r.runId === 'r5',
+        ),
         false,
       );
       const recorded = await store.recordSubmitted({
@@ -100,7 +102,7 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
         now: 11_000,
       });
       assert.deepEqual(recorded, { status: 'success', deliveryReleased: true });
-      const claimed = await store.claimDueDispatches(claim(11_001, 'other'), 10);
+      const claimed = await store.claimDueDispatches(claim(11_001, 'other'), 10, 10);
       const r5 = claimed.find((r) => r.runId === 'r5');
       assert.deepEqual(r5?.metadata, { orderId: 8 });
       assert.equal(r5?.status, 'success');
@@ -171,12 +173,12 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
       });
       assert.equal(await store.markDelivered(['p3'], 'someone-else', 10_002), 0);
       assert.equal(await store.markDelivered(['p3'], 'i1', 10_002), 1);
-      const early = await store.claimDueDispatches(claim(15_000, 'x'), 100);
+      const early = await store.claimDueDispatches(claim(15_000, 'x'), 100, 10);
       assert.equal(
         early.some((r) => r.runId === 'p1'),
         false,
       );
-      const due = await store.claimDueDispatches(claim(20_000, 'x'), 100);
+      const due = await store.claimDueDispatches(claim(20_000, 'x'), 100, 10);
       const p1 = due.find((r) => r.runId === 'p1');
       assert.equal(p1?.attempt, 2);
       await store.markDeliveryFailed('p1', 'x', {
@@ -186,11 +188,11 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
         now: 20_001,
       });
       assert.equal(
-        (await store.claimDueDispatches(claim(99_000, 'x'), 100)).some((r) => r.runId === 'p1'),
+        (await store.claimDueDispatches(claim(99_000, 'x'), 100, 10)).some((r) => r.runId === 'p1'),
         false,
       );
       assert.equal(await store.requeueDelivery('p1', 99_000), true);
-      const requeued = await store.claimDueDispatches(claim(99_001, 'x'), 100);
+      const requeued = await store.claimDueDispatches(claim(99_001, 'x'), 100, 10);
       assert.equal(requeued.find((r) => r.runId === 'p1')?.attempt, 1);
     });
 
@@ -209,6 +211,25 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
         ['old', 'retention', { k: 1 }],
         ['p2', 'retention', null],
       ]);
+    });
+
+    it('counts a delivery cut short by a crash as an attempt, and parks after the last one', async () => {
+      await store.storeTerminal([result('crashy')], claim(1_000, 'dead'), KEY);
+      // "dead" never marks it; its claim runs out and others take over, attempt after attempt.
+      const second = await store.claimDueDispatches(claim(40_000, 'x'), 100, 3);
+      assert.equal(second.find((r) => r.runId === 'crashy')?.attempt, 2);
+      const third = await store.claimDueDispatches(claim(80_000, 'y'), 100, 3);
+      assert.equal(third.find((r) => r.runId === 'crashy')?.attempt, 3);
+      const fourth = await store.claimDueDispatches(claim(120_000, 'z'), 100, 3);
+      assert.equal(fourth.find((r) => r.runId === 'crashy')?.parked, true);
+      const [row] = await dataSource.query<Array<Record<string, unknown>>>(
+        `SELECT dispatch_state, dispatch_attempts, dispatch_last_error, dispatch_claimed_by FROM zapier_action_runs WHERE run_id = 'crashy'`,
+      );
+      assert.deepEqual(
+        [row.dispatch_state, Number(row.dispatch_attempts), row.dispatch_claimed_by],
+        ['parked', 3, null],
+      );
+      assert.match(String(row.dispatch_last_error), /stopped before its listeners finished/);
     });
 
     it('claims no more than the limit asked for', async () => {
@@ -230,7 +251,7 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
       await store.releaseDispatchClaims(['d0', 'd1', 'd2', 'd3'], 'nobody');
       assert.equal((await store.claimDuePolls(claim(5, 'l1'), 1)).length, 1);
       assert.equal((await store.claimDuePolls(claim(5, 'l2'), 2)).length, 2);
-      assert.equal((await store.claimDueDispatches(claim(5, 'l3'), 1)).length, 1);
+      assert.equal((await store.claimDueDispatches(claim(5, 'l3'), 1, 10)).length, 1);
       assert.equal(
         (await store.expire({ createdBefore: 2, limit: 2 }, 'retention', claim(5))).length,
         2,

@@ -71,7 +71,8 @@ INSERT INTO ${RUNS} AS r (run_id, status, results, errors, raw_payload, source, 
   completed_at, created_at, updated_at, dispatch_state, dispatch_attempts, dispatch_next_at,
   dispatch_claimed_by, dispatch_claim_until)
 SELECT v.run_id, v.status, v.results, v.errors, v.raw_payload, v.source, v.received_at,
-  ${now}, ${now}, ${now}, 'pending', 0, ${this.dialect.greatest(now, inflight)},
+  ${now}, ${now}, ${now}, 'pending', CASE WHEN ${inflight} > ${now} THEN 0 ELSE 1 END,
+  ${this.dialect.greatest(now, inflight)},
   CASE WHEN ${inflight} > ${now} THEN NULL ELSE ${me} END,
   CASE WHEN ${inflight} > ${now} THEN NULL ELSE ${until} END
 FROM v LEFT JOIN ${BUDGET} b ON b.budget_key = ${p.add(budgetKey)}
@@ -80,7 +81,7 @@ ON CONFLICT (run_id) DO UPDATE SET status = excluded.status, results = excluded.
   errors = excluded.errors, raw_payload = excluded.raw_payload, source = excluded.source,
   received_at = excluded.received_at, completed_at = excluded.completed_at,
   updated_at = excluded.updated_at, poll_next_at = NULL, poll_claimed_by = NULL,
-  poll_claim_until = NULL, dispatch_state = 'pending', dispatch_attempts = 0,
+  poll_claim_until = NULL, dispatch_state = 'pending', dispatch_attempts = 1,
   dispatch_next_at = ${now}, dispatch_claimed_by = ${me}, dispatch_claim_until = ${until}
 WHERE r.status = 'pending'
 RETURNING run_id, metadata, submitted_at, dispatch_next_at, dispatch_claimed_by`;
@@ -309,7 +310,7 @@ WHERE poll_claimed_by = ${p.add(instanceId)} AND status = 'pending'`,
     const set = `status = 'expired', expired_reason = ${p.add(reason)},
   completed_at = ${p.add(claim.now, 'bigint')}, updated_at = ${p.add(claim.now, 'bigint')},
   poll_next_at = NULL, poll_claimed_by = NULL, poll_claim_until = NULL,
-  dispatch_state = 'pending', dispatch_attempts = 0, dispatch_next_at = ${p.add(
+  dispatch_state = 'pending', dispatch_attempts = 1, dispatch_next_at = ${p.add(
     claim.now,
     'bigint',
   )}, dispatch_claimed_by = ${p.add(claim.instanceId)}, dispatch_claim_until = ${p.add(
@@ -337,14 +338,22 @@ RETURNING ${DISPATCH_COLUMNS}`,
   /**
    * Claims up to `limit` runs whose delivery is due and not held by a live claim: after a listener
    * failed, after a crash (the dead instance's claim runs out), or once a deferred delivery's wait
-   * is over.
+   * is over. A claim counts as an attempt, so a delivery cut short by a crash is counted too; a
+   * run that already had `maxAttempts` is parked instead of claimed (returned with
+   * `parked: true`), so a listener that kills the process every time cannot loop forever.
    */
-  async claimDueDispatches(claim: ClaimContext, limit: number): Promise<DispatchableRun[]> {
+  async claimDueDispatches(
+    claim: ClaimContext,
+    limit: number,
+    maxAttempts: number,
+  ): Promise<Array<DispatchableRun & { parked: boolean }>> {
     const p = new SqlParams();
     const me = p.add(claim.instanceId);
     const until = p.add(claim.claimUntil, 'bigint');
     const now = p.add(claim.now, 'bigint');
     const lim = p.add(limit, 'integer');
+    const spent = `dispatch_attempts >= ${p.add(maxAttempts, 'integer')}`;
+    const interrupted = p.add('the instance delivering it stopped before its listeners finished');
     // MATERIALIZED for the reason given in claimDuePolls.
     const sql = `
 WITH due AS MATERIALIZED (
@@ -352,11 +361,20 @@ WITH due AS MATERIALIZED (
   WHERE dispatch_state = 'pending' AND dispatch_next_at <= ${now}
     AND (dispatch_claim_until IS NULL OR dispatch_claim_until < ${now})
   ORDER BY dispatch_next_at LIMIT ${lim}${this.dialect.skipLocked})
-UPDATE ${RUNS} SET dispatch_claimed_by = ${me}, dispatch_claim_until = ${until}
+UPDATE ${RUNS} SET
+  dispatch_state = CASE WHEN ${spent} THEN 'parked' ELSE 'pending' END,
+  dispatch_attempts = CASE WHEN ${spent} THEN dispatch_attempts ELSE dispatch_attempts + 1 END,
+  dispatch_claimed_by = CASE WHEN ${spent} THEN NULL ELSE ${me} END,
+  dispatch_claim_until = CASE WHEN ${spent} THEN NULL ELSE ${until} END,
+  dispatch_last_error = CASE WHEN ${spent} AND dispatch_claimed_by IS NOT NULL
+    THEN ${interrupted} ELSE dispatch_last_error END
 WHERE run_id IN (SELECT run_id FROM due)
   AND dispatch_state = 'pending' AND (dispatch_claim_until IS NULL OR dispatch_claim_until < ${now})
-RETURNING ${DISPATCH_COLUMNS}`;
-    return (await this.query(sql, p)).map(toDispatchable);
+RETURNING ${DISPATCH_COLUMNS}, dispatch_state`;
+    return (await this.query(sql, p)).map((row) => ({
+      ...toDispatchable(row),
+      parked: row.dispatch_state === 'parked',
+    }));
   }
 
   /** Extends this instance's claims on deliveries it is still working on. */
@@ -381,7 +399,7 @@ WHERE run_id IN ${p.list(runIds)} AND dispatch_claimed_by = ${p.add(instanceId)}
     const p = new SqlParams();
     const rows = await this.query(
       `UPDATE ${RUNS} SET dispatch_state = 'delivered', delivered_at = ${p.add(now, 'bigint')},
-  dispatch_attempts = dispatch_attempts + 1, dispatch_last_error = NULL,
+  dispatch_last_error = NULL,
   dispatch_claimed_by = NULL, dispatch_claim_until = NULL
 WHERE run_id IN ${p.list(runIds)} AND dispatch_claimed_by = ${p.add(instanceId)}
   AND dispatch_state = 'pending'
@@ -400,7 +418,7 @@ RETURNING run_id`,
     const p = new SqlParams();
     await this.query(
       `UPDATE ${RUNS} SET dispatch_state = ${p.add(failure.park ? 'parked' : 'pending')},
-  dispatch_attempts = dispatch_attempts + 1, dispatch_last_error = ${p.add(failure.error)},
+  dispatch_last_error = ${p.add(failure.error)},
   dispatch_next_at = ${p.add(failure.nextAt, 'bigint')}, dispatch_claimed_by = NULL,
   dispatch_claim_until = NULL, updated_at = ${p.add(failure.now, 'bigint')}
 WHERE run_id = ${p.add(runId)} AND dispatch_claimed_by = ${p.add(instanceId)}
@@ -450,7 +468,7 @@ function toDispatchable(row: Row): DispatchableRun {
     receivedAt: numOrNull(row.received_at),
     submittedAt: numOrNull(row.submitted_at),
     expiredReason: (row.expired_reason as string | null) ?? null,
-    attempt: num(row.dispatch_attempts) + 1,
+    attempt: num(row.dispatch_attempts),
     dispatchNextAt: num(row.dispatch_next_at),
   };
 }
