@@ -18,51 +18,107 @@ export interface ParsedCallback {
 export type ParseOutcome =
   { ok: true; value: ParsedCallback } | { ok: false; runId: string | null; problems: string[] };
 
+const DATA_FIELDS = ['type', 'id', 'run_id', 'status', 'results', 'errors'] as const;
+const ERROR_FIELDS = ['code', 'title', 'detail', 'delay', 'meta'] as const;
+/** Deeper bodies are refused: serialising them again for storage would overflow the stack. */
+const MAX_DEPTH = 1000;
+const MAX_ID_LENGTH = 255;
+
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /**
  * Validates a parsed JSON body with the class-validator DTOs and normalises it: `results` always
- * an array (ZAPIER.md decision 4), missing `title`/`detail` as empty strings. The DTO instances
- * are built by hand rather than with class-transformer, which would deep-copy every result (the
- * payload can be megabytes) only to validate a handful of fields.
+ * an array (ZAPIER.md decision 4), missing `title`/`detail` as empty strings.
+ *
+ * The body comes from the network, so only the fields the DTOs declare are copied onto them, as
+ * own properties: a `constructor` or `__proto__` key in the JSON must neither break
+ * class-validator nor make it skip validation. The DTO instances are built by hand rather than
+ * with class-transformer, which would deep-copy every result (the payload can be megabytes) only
+ * to validate a handful of fields.
  */
 export function parseActionRunCallback(body: unknown): ParseOutcome {
-  const dto = Object.assign(new ActionRunCallbackDto(), body);
-  if (isRecord(body) && isRecord(body.data)) {
-    const data = Object.assign(new ActionRunCallbackDataDto(), body.data);
-    if (Array.isArray(data.errors)) {
-      data.errors = data.errors.map((item: unknown) =>
-        isRecord(item)
-          ? Object.assign(new ActionRunCallbackErrorDto(), item)
-          : (item as ActionRunCallbackErrorDto),
-      );
+  if (!isRecord(body)) return refuse(null, 'the body is not a JSON object');
+  const raw = Object.hasOwn(body, 'data') ? body.data : undefined;
+  if (!isRecord(raw)) return refuse(null, 'data must be an object');
+  const idField = Object.hasOwn(raw, 'id') && raw.id !== undefined ? 'id' : 'run_id';
+  const candidate = Object.hasOwn(raw, idField) ? raw[idField] : undefined;
+  const runId = isWellFormedId(candidate) ? candidate : null;
+  if (candidate !== undefined && runId === null) {
+    return refuse(
+      null,
+      `data.${idField} must be a non-empty string of at most ${MAX_ID_LENGTH} characters`,
+    );
+  }
+  if (nestsDeeperThan(raw, MAX_DEPTH)) {
+    return refuse(runId, `data nests deeper than ${MAX_DEPTH} levels`);
+  }
+  const data = pick(new ActionRunCallbackDataDto(), raw, DATA_FIELDS);
+  if (data.errors !== undefined && data.errors !== null) {
+    if (!Array.isArray(data.errors) || !data.errors.every(isRecord)) {
+      return refuse(runId, 'data.errors must be an array of objects');
     }
-    dto.data = data;
+    const items: unknown[] = data.errors;
+    data.errors = items.map((item) =>
+      pick(new ActionRunCallbackErrorDto(), item as Record<string, unknown>, ERROR_FIELDS),
+    );
   }
-  const problems = isRecord(body)
-    ? flatten(validateSync(dto, { forbidUnknownValues: false, validationError: { target: false } }))
-    : ['the body is not a JSON object'];
-  const data = isRecord(body) && isRecord(body.data) ? body.data : undefined;
-  const runId =
-    typeof data?.id === 'string' ? data.id : typeof data?.run_id === 'string' ? data.run_id : null;
-  if (problems.length > 0 || runId === null || runId === '') {
-    return {
-      ok: false,
-      runId: runId || null,
-      problems: problems.length > 0 ? problems : ['data.id is missing'],
-    };
-  }
-  const valid = dto.data;
+  const dto = new ActionRunCallbackDto();
+  dto.data = data;
+  const problems = flatten(
+    validateSync(dto, { forbidUnknownValues: false, validationError: { target: false } }),
+  );
+  if (problems.length > 0) return { ok: false, runId, problems };
+  if (runId === null) return refuse(null, 'data.id is missing');
   return {
     ok: true,
     value: {
       runId,
-      status: valid.status,
-      results: normaliseResults(valid.results),
-      errors: normaliseErrors(valid.errors),
+      status: data.status,
+      results: normaliseResults(data.results),
+      errors: normaliseErrors(data.errors),
     },
   };
+}
+
+function refuse(runId: string | null, problem: string): ParseOutcome {
+  return { ok: false, runId, problems: [problem] };
+}
+
+/**
+ * A run id we can key on: a non-empty string of at most 255 code points (the column's size) with
+ * no lone surrogate, which would be stored as U+FFFD and collide with other ids.
+ */
+function isWellFormedId(id: unknown): id is string {
+  if (typeof id !== 'string' || id === '' || /\p{Cs}/u.test(id)) return false;
+  // Code points, not UTF-16 units or graphemes (class-validator's MaxLength counts the latter).
+  return id.length <= MAX_ID_LENGTH || Array.from(id).length <= MAX_ID_LENGTH;
+}
+
+/** Copies only the declared fields that the source has as its own. */
+function pick<T extends object>(
+  target: T,
+  source: Record<string, unknown>,
+  fields: readonly string[],
+): T {
+  for (const field of fields) {
+    if (Object.hasOwn(source, field)) (target as Record<string, unknown>)[field] = source[field];
+  }
+  return target;
+}
+
+/** Iterative, so a hostile nesting depth cannot overflow the stack here. */
+function nestsDeeperThan(value: unknown, max: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  while (stack.length > 0) {
+    const [current, depth] = stack.pop() as [unknown, number];
+    if (typeof current !== 'object' || current === null) continue;
+    if (depth >= max) return true;
+    for (const child of Object.values(current)) {
+      if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
+    }
+  }
+  return false;
 }
 
 function flatten(errors: ValidationError[], prefix = ''): string[] {
