@@ -9,6 +9,10 @@ import type { DispatchableRun } from '../storage/stored-run.js';
 import { ZapierRunStore } from '../storage/zapier-run.store.js';
 import { buildRunEvent } from './build-run-event.js';
 
+/** How long finished deliveries may wait to be recorded together, and how many at most. */
+const RECORD_DELAY_MS = 200;
+const RECORD_BATCH = 1000;
+
 /**
  * Delivers run events to listeners at least once, with the run row as the outbox.
  *
@@ -170,23 +174,34 @@ export class ZapierDispatcher implements BeforeApplicationShutdown {
     }
   }
 
+  /**
+   * Deliveries are recorded in bulk, up to `RECORD_DELAY_MS` after they finished: one UPDATE (and
+   * one commit) for a few hundred runs rather than one per batch of callbacks. Until recorded,
+   * a delivered run stays claimed (and renewed) by this instance; if the process dies in that
+   * window the run is delivered again, which at-least-once allows.
+   */
   private scheduleRecord(): void {
+    if (this.unrecorded.size >= RECORD_BATCH) {
+      void this.recordDelivered();
+      return;
+    }
     if (this.recordScheduled) return;
     this.recordScheduled = true;
-    setImmediate(() => {
+    setTimeout(() => {
       this.recordScheduled = false;
       void this.recordDelivered();
-    });
+    }, RECORD_DELAY_MS).unref();
   }
 
-  /** Marks delivered runs in one statement; on failure they are retried by the heartbeat. */
+  /** Marks delivered runs; on failure they are retried by the heartbeat. */
   private async recordDelivered(): Promise<void> {
-    const runIds = [...this.unrecorded];
+    const runIds = [...this.unrecorded].slice(0, RECORD_BATCH);
     if (runIds.length === 0) return;
     try {
       await this.store.markDelivered(runIds, this.options.instanceId, this.clock.now());
       runIds.forEach((runId) => this.unrecorded.delete(runId));
       this.outage.succeeded();
+      if (this.unrecorded.size > 0) this.scheduleRecord();
     } catch (error) {
       this.outage.failed(error);
     }

@@ -26,8 +26,12 @@ export type ZapierDispatchState = 'none' | 'pending' | 'delivered' | 'parked';
  * @publicApi
  */
 @Entity({ name: 'zapier_action_runs' })
-@Index('IDX_zapier_action_runs_poll', ['status', 'pollNextAt'])
-@Index('IDX_zapier_action_runs_dispatch', ['dispatchState', 'dispatchNextAt'])
+// Partial indexes: only the rows the poller and the dispatcher look for are indexed, so a run
+// that arrives terminal, or whose delivery is recorded, costs no entry (and no index write).
+@Index('IDX_zapier_action_runs_poll', ['pollNextAt'], { where: `"status" = 'pending'` })
+@Index('IDX_zapier_action_runs_dispatch', ['dispatchNextAt'], {
+  where: `"dispatch_state" = 'pending'`,
+})
 export class ZapierActionRun {
   /** Zapier's run id (`arun_...`), an opaque string. */
   @PrimaryColumn({ name: 'run_id', type: 'varchar', length: 255 })
