@@ -26,9 +26,20 @@ export class ZapierHttp {
     return typeof this.options.accessToken === 'function';
   }
 
-  async send(method: 'GET' | 'POST', path: string, body?: unknown): Promise<ZapierResponse> {
+  /**
+   * `signal` aborts the request (app shutdown): the `AbortError` is rethrown as is, since the
+   * request was given up rather than answered.
+   */
+  async send(
+    method: 'GET' | 'POST',
+    path: string,
+    body?: unknown,
+    signal?: AbortSignal,
+  ): Promise<ZapierResponse> {
     const token = await this.token();
+    const timeout = AbortSignal.timeout(this.options.requestTimeoutMs);
     let response: Response;
+    let text: string;
     try {
       response = await fetch(`${this.options.apiBaseUrl}${path}`, {
         method,
@@ -39,16 +50,18 @@ export class ZapierHttp {
         },
         body: body === undefined ? undefined : JSON.stringify(body),
         redirect: 'error',
-        signal: AbortSignal.timeout(this.options.requestTimeoutMs),
+        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
       });
+      // The timeout covers the body too: an answer that stalls mid-body is no answer.
+      text = await response.text();
     } catch (error) {
+      if (signal?.aborted) throw error;
       const reason =
         (error as Error).name === 'TimeoutError' ? 'timed out' : (error as Error).message;
       throw new ZapierApiError(`${method} ${path}: no response from Zapier (${reason}).`, 0, [], {
         cause: error,
       });
     }
-    const text = await response.text();
     let parsed: unknown = undefined;
     if (text !== '') {
       try {

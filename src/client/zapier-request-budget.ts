@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
+import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ZAPIER_CLOCK, ZAPIER_OPTIONS, ZAPIER_RATE_WINDOW_MS } from '../zapier.constants.js';
 import type { ZapierClock } from '../interfaces/zapier-clock.interface.js';
@@ -37,6 +38,8 @@ export class ZapierRequestBudget implements BeforeApplicationShutdown {
     this.intervalMs = Math.ceil(
       (ZAPIER_RATE_WINDOW_MS + WINDOW_MARGIN_MS) / options.polling.maxRequestsPerMinute,
     );
+    // Every request waiting for a slot listens on this signal; many concurrent creates are normal.
+    setMaxListeners(0, this.stopping.signal);
   }
 
   /**
@@ -47,16 +50,22 @@ export class ZapierRequestBudget implements BeforeApplicationShutdown {
    */
   async acquire(kind: 'create' | 'read', signal?: AbortSignal): Promise<void> {
     const inflightMs = kind === 'create' ? this.options.requestTimeoutMs + 5_000 : 0;
-    const slot = await this.store.reserveSlot(
-      BUDGET_KEY,
-      this.clock.now(),
-      this.intervalMs,
-      inflightMs,
-    );
-    const wait = slot - this.clock.now();
-    if (wait <= 0) return;
-    const stop = signal ? AbortSignal.any([this.stopping.signal, signal]) : this.stopping.signal;
-    await sleep(wait, undefined, { signal: stop });
+    let stop: AbortSignal | undefined;
+    for (;;) {
+      const slot = await this.store.reserveSlot(
+        BUDGET_KEY,
+        this.clock.now(),
+        this.intervalMs,
+        inflightMs,
+      );
+      const wait = slot - this.clock.now();
+      if (wait <= 0) return;
+      stop ??= signal ? AbortSignal.any([this.stopping.signal, signal]) : this.stopping.signal;
+      await sleep(wait, undefined, { signal: stop });
+      // A 429 may have started a cooldown after this slot was reserved: wait for its end too.
+      const budget = await this.store.readBudget(BUDGET_KEY);
+      if (budget === null || budget.cooldownUntil <= this.clock.now()) return;
+    }
   }
 
   /** Pauses every instance's requests for `waitMs` after a 429. */

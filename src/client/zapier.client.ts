@@ -101,7 +101,7 @@ export class ZapierClient {
 
   /**
    * `getActionRun()` plus the body as Zapier sent it, which the poller stores; `signal` aborts
-   * the wait for a budget slot.
+   * the wait for a budget slot and the request itself (a read is safe to give up).
    */
   async readActionRun(id: string, signal?: AbortSignal): Promise<{ run: ActionRun; raw: string }> {
     const path = `/v2/action-runs/${encodeURIComponent(id)}`;
@@ -127,7 +127,7 @@ export class ZapierClient {
     let refreshed = false;
     for (;;) {
       await this.budget.acquire(kind, signal);
-      const response = await this.http.send(method, path, body);
+      const response = await this.http.send(method, path, body, signal);
       if (response.status === 429) {
         await this.budget.cooldown(
           retryAfterMs(response.headers, this.clock.now(), this.options.polling.cooldownMs),

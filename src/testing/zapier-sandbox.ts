@@ -118,7 +118,11 @@ export class ZapierSandbox {
    * into your own, e.g. `.overrideProvider(ZAPIER_MODULE_OPTIONS).useValue({ ...sandbox.moduleOptions(), callbackUrl })`.
    */
   moduleOptions(): { apiBaseUrl: string; jwksUrl: string; accessToken: string } {
-    return { apiBaseUrl: this.url, jwksUrl: this.jwksUrl, accessToken: this.accessToken ?? 'sandbox-token' };
+    return {
+      apiBaseUrl: this.url,
+      jwksUrl: this.jwksUrl,
+      accessToken: this.accessToken ?? 'sandbox-token',
+    };
   }
 
   get deliveries(): readonly SandboxDelivery[] {
