@@ -43,21 +43,13 @@ export class ZapierRequestBudget implements BeforeApplicationShutdown {
   }
 
   /**
-   * Waits for this instance's next slot. A create also records that it may be waiting for its
-   * response until the slot plus the request timeout, so that a callback for a run nobody has
-   * recorded yet waits for the metadata (see `ZapierRunStore.storeTerminal`). Rejects with an
-   * `AbortError` when the app shuts down or `signal` aborts.
+   * Waits for this instance's next slot. Rejects with an `AbortError` when the app shuts down or
+   * `signal` aborts.
    */
-  async acquire(kind: 'create' | 'read', signal?: AbortSignal): Promise<void> {
-    const inflightMs = kind === 'create' ? this.options.requestTimeoutMs + 5_000 : 0;
+  async acquire(signal?: AbortSignal): Promise<void> {
     let stop: AbortSignal | undefined;
     for (;;) {
-      const slot = await this.store.reserveSlot(
-        BUDGET_KEY,
-        this.clock.now(),
-        this.intervalMs,
-        inflightMs,
-      );
+      const slot = await this.store.reserveSlot(BUDGET_KEY, this.clock.now(), this.intervalMs);
       const wait = slot - this.clock.now();
       if (wait <= 0) return;
       stop ??= signal ? AbortSignal.any([this.stopping.signal, signal]) : this.stopping.signal;
@@ -65,6 +57,29 @@ export class ZapierRequestBudget implements BeforeApplicationShutdown {
       // A 429 may have started a cooldown after this slot was reserved: wait for its end too.
       const budget = await this.store.readBudget(BUDGET_KEY);
       if (budget === null || budget.cooldownUntil <= this.clock.now()) return;
+    }
+  }
+
+  /**
+   * Records, for every instance, that a create call is about to wait for its response, so that
+   * a callback for a run nobody has recorded yet waits for the run's metadata (see
+   * `ZapierRunStore.storeTerminal`). At most for the request timeout, should this process die.
+   */
+  async beginCreate(): Promise<void> {
+    const now = this.clock.now();
+    await this.store.beginCreate(BUDGET_KEY, now, now + this.options.requestTimeoutMs + 5_000);
+  }
+
+  /**
+   * Records that a create call is done; returns how many held-back deliveries this released (the
+   * last create to finish releases them). Never throws: the deadline set by `beginCreate` ends
+   * the wait anyway.
+   */
+  async finishCreate(): Promise<number> {
+    try {
+      return await this.store.finishCreate(BUDGET_KEY, this.clock.now());
+    } catch {
+      return 0;
     }
   }
 

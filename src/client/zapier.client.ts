@@ -79,15 +79,20 @@ export class ZapierClient {
         ? { data: { ...fields, inputs: input.inputs } }
         : { ...fields, input: input.inputs };
     const response = await this.send('create', 'POST', '/v2/action-runs/', body);
-    const data = (response.body as { data?: { id?: unknown } } | undefined)?.data;
-    if (typeof data?.id !== 'string' || data.id === '') {
-      throw new ZapierApiError(
-        `Zapier answered ${response.status} to the create call without a run id.`,
-        response.status,
-      );
+    // The create counts as in flight until its run is recorded (see ZapierRequestBudget).
+    try {
+      const data = (response.body as { data?: { id?: unknown } } | undefined)?.data;
+      if (typeof data?.id !== 'string' || data.id === '') {
+        throw new ZapierApiError(
+          `Zapier answered ${response.status} to the create call without a run id.`,
+          response.status,
+        );
+      }
+      await this.record(data.id, input);
+      return { id: data.id };
+    } finally {
+      await this.finishCreate();
     }
-    await this.record(data.id, input);
-    return { id: data.id };
   }
 
   /**
@@ -126,8 +131,8 @@ export class ZapierClient {
     let rateLimited = 0;
     let refreshed = false;
     for (;;) {
-      await this.budget.acquire(kind, signal);
-      const response = await this.http.send(method, path, body, signal);
+      await this.budget.acquire(signal);
+      const response = await this.attempt(kind, method, path, body, signal);
       if (response.status === 429) {
         await this.budget.cooldown(
           retryAfterMs(response.headers, this.clock.now(), this.options.polling.cooldownMs),
@@ -150,6 +155,35 @@ export class ZapierClient {
         errors,
       );
     }
+  }
+
+  /**
+   * One request. A create is marked in flight while it waits for its answer; the mark is cleared
+   * here unless the answer is a success, whose run `createActionRun` records first.
+   */
+  private async attempt(
+    kind: 'create' | 'read',
+    method: 'GET' | 'POST',
+    path: string,
+    body: unknown,
+    signal: AbortSignal | undefined,
+  ): Promise<ZapierResponse> {
+    if (kind === 'read') return this.http.send(method, path, body, signal);
+    await this.budget.beginCreate();
+    let response: ZapierResponse;
+    try {
+      response = await this.http.send(method, path, body, signal);
+    } catch (error) {
+      await this.finishCreate();
+      throw error;
+    }
+    if (response.status < 200 || response.status >= 300) await this.finishCreate();
+    return response;
+  }
+
+  private async finishCreate(): Promise<void> {
+    // The last create to finish releases the deliveries held back for unknown runs.
+    if ((await this.budget.finishCreate()) > 0) void this.dispatcher.sweep();
   }
 
   private async record(runId: string, input: CreateActionRunInput): Promise<void> {

@@ -2,8 +2,8 @@ import { Column, Entity, PrimaryColumn } from 'typeorm';
 
 /**
  * Shared state of the requests this app sends Zapier, one row for every instance on the same
- * database: the next free send slot (the rate budget), the end of a 429 cooldown, and until when
- * a create call may still be waiting for its response. All times are epoch milliseconds.
+ * database: the next free send slot (the rate budget), the end of a 429 cooldown, and how many create
+ * calls are waiting for their response (and until when at the latest). All times are epoch milliseconds.
  *
  * @publicApi
  */
@@ -17,6 +17,10 @@ export class ZapierApiBudget {
 
   @Column({ name: 'cooldown_until', type: 'bigint', default: 0 })
   cooldownUntil!: string | number;
+
+  /** Create calls waiting for their response. */
+  @Column({ name: 'creates_inflight', type: 'integer', default: 0 })
+  createsInflight!: number;
 
   @Column({ name: 'creates_inflight_until', type: 'bigint', default: 0 })
   createsInflightUntil!: string | number;

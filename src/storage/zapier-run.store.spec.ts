@@ -83,8 +83,7 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
     });
 
     it('defers delivery of an unknown run while a create may be in flight, then attaches metadata', async () => {
-      const slot = await store.reserveSlot('deferral', 10_000, 1000, 30_000);
-      assert.equal(slot, 10_000);
+      await store.beginCreate('deferral', 10_000, 40_000);
       const changed = await store.storeTerminal([result('r5')], claim(10_500), 'deferral');
       assert.equal(changed.get('r5')?.dispatchNextAt, 40_000);
       assert.equal(
@@ -107,6 +106,50 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
       assert.deepEqual(r5?.metadata, { orderId: 8 });
       assert.equal(r5?.status, 'success');
       assert.deepEqual(r5?.results, [{ n: 1 }]);
+    });
+
+    it('releases held-back unknown runs when the last create in flight finishes, not before', async () => {
+      const key = 'release';
+      await store.beginCreate(key, 1_000, 50_000);
+      await store.beginCreate(key, 1_100, 60_000);
+      const changed = await store.storeTerminal(
+        [result('held1'), result('held2')],
+        claim(1_200),
+        key,
+      );
+      assert.equal(changed.get('held1')?.dispatchNextAt, 60_000);
+      assert.equal(await store.finishCreate(key, 1_300), 0, 'one create is still waiting');
+      assert.equal((await store.readBudget(key))?.createsInflight, 1);
+      assert.equal(await store.finishCreate(key, 1_400), 2);
+      const claimed = await store.claimDueDispatches(claim(1_500, 'other'), 100, 10);
+      assert.deepEqual(
+        claimed
+          .filter((r) => r.runId.startsWith('held'))
+          .map((r) => r.runId)
+          .sort(),
+        ['held1', 'held2'],
+      );
+      const after = await store.storeTerminal([result('held3')], claim(1_600), key);
+      assert.equal(after.get('held3')?.dispatchNextAt, 1_600, 'nothing in flight: no wait');
+    });
+
+    it('forgets a create count whose deadline passed (its caller died)', async () => {
+      const key = 'stale';
+      await store.beginCreate(key, 1_000, 2_000);
+      await store.beginCreate(key, 5_000, 9_000);
+      assert.deepEqual(
+        [
+          (await store.readBudget(key))?.createsInflight,
+          (await store.readBudget(key))?.createsInflightUntil,
+        ],
+        [1, 9_000],
+      );
+      const late = await store.storeTerminal([result('late')], claim(10_000), key);
+      assert.equal(
+        late.get('late')?.dispatchNextAt,
+        10_000,
+        'a passed deadline holds nothing back',
+      );
     });
 
     it('spaces budget slots and pushes them past a cooldown', async () => {

@@ -64,7 +64,8 @@ export class ZapierRunStore {
     const now = p.add(claim.now, 'bigint');
     const me = p.add(claim.instanceId);
     const until = p.add(claim.claimUntil, 'bigint');
-    const inflight = `COALESCE(b.creates_inflight_until, 0)`;
+    // Until when a create call may still be waiting for its response (0 when none is).
+    const inflight = `CASE WHEN COALESCE(b.creates_inflight, 0) > 0 THEN b.creates_inflight_until ELSE 0 END`;
     const sql = `
 WITH v (run_id, status, results, errors, raw_payload, source, received_at) AS (VALUES ${values})
 INSERT INTO ${RUNS} AS r (run_id, status, results, errors, raw_payload, source, received_at,
@@ -176,33 +177,70 @@ RETURNING status, dispatch_state, dispatch_claimed_by`;
   /**
    * Reserves the next send slot of the shared request budget: slots are `intervalMs` apart and
    * never inside a cooldown, whichever instance asks. One atomic upsert on a single row, so the
-   * budget holds across the cluster. With `inflightMs`, also records that a create call may be
-   * waiting for its response until the slot plus that long.
+   * budget holds across the cluster.
    */
-  async reserveSlot(
-    budgetKey: string,
-    now: number,
-    intervalMs: number,
-    inflightMs = 0,
-  ): Promise<number> {
+  async reserveSlot(budgetKey: string, now: number, intervalMs: number): Promise<number> {
     const p = new SqlParams();
-    const g = (...e: string[]) => this.dialect.greatest(...e);
-    const at = () => p.add(now, 'bigint');
-    const insert = `(${p.add(budgetKey)}, ${at()} + ${p.add(intervalMs, 'bigint')}, 0,
-  CASE WHEN ${p.add(inflightMs, 'bigint')} > 0 THEN ${at()} + ${p.add(inflightMs, 'bigint')} ELSE 0 END)`;
-    // SET expressions read the row as it was, so both use the slot this call gets.
-    const slotStart = () => g('b.next_slot_at', 'b.cooldown_until', at());
+    const at = p.add(now, 'bigint');
+    const interval = p.add(intervalMs, 'bigint');
     const sql = `
-INSERT INTO ${BUDGET} AS b (budget_key, next_slot_at, cooldown_until, creates_inflight_until)
-VALUES ${insert}
+INSERT INTO ${BUDGET} AS b (budget_key, next_slot_at)
+VALUES (${p.add(budgetKey)}, ${at} + ${interval})
 ON CONFLICT (budget_key) DO UPDATE SET
-  next_slot_at = ${slotStart()} + ${p.add(intervalMs, 'bigint')},
-  creates_inflight_until = CASE WHEN ${p.add(inflightMs, 'bigint')} > 0
-    THEN ${g('b.creates_inflight_until', `${slotStart()} + ${p.add(inflightMs, 'bigint')}`)}
-    ELSE b.creates_inflight_until END
+  next_slot_at = ${this.dialect.greatest('b.next_slot_at', 'b.cooldown_until', at)} + ${interval}
 RETURNING next_slot_at`;
     const [row] = await this.query(sql, p);
     return num(row.next_slot_at) - intervalMs;
+  }
+
+  /**
+   * Records that a create call is about to wait for its response, until `until` at the latest
+   * (a crashed caller never says it is done). While any is waiting, results for runs nobody has
+   * recorded are held back (see `storeTerminal`). A count whose deadline passed is stale and
+   * starts again from 1.
+   */
+  async beginCreate(budgetKey: string, now: number, until: number): Promise<void> {
+    const p = new SqlParams();
+    const at = p.add(now, 'bigint');
+    const deadline = p.add(until, 'bigint');
+    await this.query(
+      `INSERT INTO ${BUDGET} AS b (budget_key, creates_inflight, creates_inflight_until)
+VALUES (${p.add(budgetKey)}, 1, ${deadline})
+ON CONFLICT (budget_key) DO UPDATE SET
+  creates_inflight = CASE WHEN b.creates_inflight_until < ${at} THEN 1
+    ELSE b.creates_inflight + 1 END,
+  creates_inflight_until = ${this.dialect.greatest('b.creates_inflight_until', deadline)}`,
+      p,
+    );
+  }
+
+  /**
+   * Records that a create call has its response (and recorded its run). When it was the last one
+   * waiting, the results held back for unknown runs are released at once; returns how many.
+   */
+  async finishCreate(budgetKey: string, now: number): Promise<number> {
+    const p = new SqlParams();
+    const [row] = await this.query(
+      `UPDATE ${BUDGET} SET
+  creates_inflight = CASE WHEN creates_inflight > 0 THEN creates_inflight - 1 ELSE 0 END,
+  creates_inflight_until = CASE WHEN creates_inflight <= 1 THEN 0 ELSE creates_inflight_until END
+WHERE budget_key = ${p.add(budgetKey)}
+RETURNING creates_inflight`,
+      p,
+    );
+    if (!row || num(row.creates_inflight) > 0) return 0;
+    const release = new SqlParams();
+    const at = release.add(now, 'bigint');
+    // Held-back deliveries are the unclaimed ones not yet attempted with a future start;
+    // retries after a failure have attempts > 0 and keep their backoff.
+    const released = await this.query(
+      `UPDATE ${RUNS} SET dispatch_next_at = ${at}
+WHERE dispatch_state = 'pending' AND dispatch_next_at > ${at}
+  AND dispatch_claimed_by IS NULL AND dispatch_attempts = 0
+RETURNING run_id`,
+      release,
+    );
+    return released.length;
   }
 
   /** Starts (or extends) the cooldown after a 429; reserved slots move past it. */
@@ -211,8 +249,8 @@ RETURNING next_slot_at`;
     const key = p.add(budgetKey);
     const untilP = p.add(until, 'bigint');
     await this.query(
-      `INSERT INTO ${BUDGET} AS b (budget_key, next_slot_at, cooldown_until, creates_inflight_until)
-VALUES (${key}, 0, ${untilP}, 0)
+      `INSERT INTO ${BUDGET} AS b (budget_key, cooldown_until)
+VALUES (${key}, ${untilP})
 ON CONFLICT (budget_key) DO UPDATE SET cooldown_until = ${this.dialect.greatest(
         'b.cooldown_until',
         'excluded.cooldown_until',
@@ -222,9 +260,12 @@ ON CONFLICT (budget_key) DO UPDATE SET cooldown_until = ${this.dialect.greatest(
   }
 
   /** The budget row, for logs and tests. */
-  async readBudget(
-    budgetKey: string,
-  ): Promise<{ nextSlotAt: number; cooldownUntil: number; createsInflightUntil: number } | null> {
+  async readBudget(budgetKey: string): Promise<{
+    nextSlotAt: number;
+    cooldownUntil: number;
+    createsInflight: number;
+    createsInflightUntil: number;
+  } | null> {
     const p = new SqlParams();
     const [row] = await this.query(
       `SELECT * FROM ${BUDGET} WHERE budget_key = ${p.add(budgetKey)}`,
@@ -234,6 +275,7 @@ ON CONFLICT (budget_key) DO UPDATE SET cooldown_until = ${this.dialect.greatest(
     return {
       nextSlotAt: num(row.next_slot_at),
       cooldownUntil: num(row.cooldown_until),
+      createsInflight: num(row.creates_inflight),
       createsInflightUntil: num(row.creates_inflight_until),
     };
   }

@@ -5,7 +5,7 @@ const POSTGRES_UP = [
   `CREATE INDEX "IDX_zapier_action_runs_dispatch" ON "zapier_action_runs" ("dispatch_next_at") WHERE "dispatch_state" = 'pending'`,
   `CREATE INDEX "IDX_zapier_action_runs_poll" ON "zapier_action_runs" ("poll_next_at") WHERE "status" = 'pending'`,
   `CREATE TABLE "zapier_callback_quarantine" ("id" SERIAL NOT NULL, "run_id" character varying(255), "reason" text NOT NULL, "raw_body" text NOT NULL, "received_at" bigint NOT NULL, CONSTRAINT "PK_69cbf8f3802c4dcff5f120a030f" PRIMARY KEY ("id"))`,
-  `CREATE TABLE "zapier_api_budget" ("budget_key" character varying(64) NOT NULL, "next_slot_at" bigint NOT NULL DEFAULT '0', "cooldown_until" bigint NOT NULL DEFAULT '0', "creates_inflight_until" bigint NOT NULL DEFAULT '0', CONSTRAINT "PK_6ef51b99be621aea1c39ba5472b" PRIMARY KEY ("budget_key"))`,
+  `CREATE TABLE "zapier_api_budget" ("budget_key" character varying(64) NOT NULL, "next_slot_at" bigint NOT NULL DEFAULT '0', "cooldown_until" bigint NOT NULL DEFAULT '0', "creates_inflight" integer NOT NULL DEFAULT '0', "creates_inflight_until" bigint NOT NULL DEFAULT '0', CONSTRAINT "PK_6ef51b99be621aea1c39ba5472b" PRIMARY KEY ("budget_key"))`,
 ];
 
 const SQLITE_UP = [
@@ -13,7 +13,7 @@ const SQLITE_UP = [
   `CREATE INDEX "IDX_zapier_action_runs_dispatch" ON "zapier_action_runs" ("dispatch_next_at") WHERE "dispatch_state" = 'pending'`,
   `CREATE INDEX "IDX_zapier_action_runs_poll" ON "zapier_action_runs" ("poll_next_at") WHERE "status" = 'pending'`,
   `CREATE TABLE "zapier_callback_quarantine" ("id" integer PRIMARY KEY AUTOINCREMENT NOT NULL, "run_id" varchar(255), "reason" text NOT NULL, "raw_body" text NOT NULL, "received_at" bigint NOT NULL)`,
-  `CREATE TABLE "zapier_api_budget" ("budget_key" varchar(64) PRIMARY KEY NOT NULL, "next_slot_at" bigint NOT NULL DEFAULT (0), "cooldown_until" bigint NOT NULL DEFAULT (0), "creates_inflight_until" bigint NOT NULL DEFAULT (0))`,
+  `CREATE TABLE "zapier_api_budget" ("budget_key" varchar(64) PRIMARY KEY NOT NULL, "next_slot_at" bigint NOT NULL DEFAULT (0), "cooldown_until" bigint NOT NULL DEFAULT (0), "creates_inflight" integer NOT NULL DEFAULT (0), "creates_inflight_until" bigint NOT NULL DEFAULT (0))`,
 ];
 
 const DOWN = [
