@@ -17,19 +17,22 @@ import { ZapierNodeProcess, type ZapierNodeConfig } from './support/zapier-node-
 const pgSkip = await postgresSkipReason();
 
 /**
- * Shortened timings, so a crash is recovered in seconds rather than in the default ~30 s lease
- * (`delivery.leaseMs` 30000, `sweepIntervalMs` 5000): a dead instance's delivery claims run out
- * after 3 s and the sweep looks every 250 ms. The poll claim of a dead instance cannot be
- * shortened below 60 s (see the poll test).
+ * Shortened timings, so a crash is recovered in seconds rather than in the default ~30 s leases
+ * (`delivery.leaseMs` and `polling.leaseMs` 30000, `sweepIntervalMs` 5000): a dead instance's
+ * claims run out after 3 s and the sweep looks every 250 ms.
  */
 const LEASE_MS = 3000;
 const FAST: ZapierModuleOptions = {
   requestTimeoutMs: 3000,
   delivery: { leaseMs: LEASE_MS, sweepIntervalMs: 250, retryBaseDelayMs: 200 },
-  polling: { intervalMs: 200, overdueAfterMs: 300, initialBackoffMs: 500, cooldownMs: 1000 },
+  polling: {
+    intervalMs: 200,
+    overdueAfterMs: 300,
+    initialBackoffMs: 500,
+    cooldownMs: 1000,
+    leaseMs: LEASE_MS,
+  },
 };
-/** Poll claim lease: `polling.cooldownMs + requestTimeoutMs + 60 s`, fixed in the poller. */
-const POLL_CLAIM_MS = 1000 + 3000 + 60_000;
 
 const RUN_INPUT = { action: 'act_crash', authentication: 'conn_1', inputs: { n: 1 } };
 
@@ -171,7 +174,7 @@ describe(
 
         it(
           'SIGKILL while a poll is in flight: after restart the run is polled again and delivered once',
-          { timeout: POLL_CLAIM_MS + 60_000 },
+          { timeout: 60_000 },
           async () => {
             const { dataSource, start } = await world('poll');
             sandbox.queueOutcome({
@@ -193,7 +196,7 @@ describe(
             assert.equal(row?.pollClaimedBy, first.instanceId);
 
             await start('b');
-            const elapsed = await deliveredWithin(dataSource, [runId], POLL_CLAIM_MS + 30_000);
+            const elapsed = await deliveredWithin(dataSource, [runId], 30_000);
             const after = await readRun(dataSource, runId);
             assert.equal(after?.status, 'success');
             assert.equal(after?.source, 'poll');

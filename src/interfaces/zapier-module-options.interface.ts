@@ -68,6 +68,13 @@ export interface ZapierPollingOptions {
    * @default 60000
    */
   authErrorPauseMs?: number;
+  /**
+   * How long an instance's claim on a run it is polling lasts without renewal. The instance
+   * renews it while it waits for a budget slot and for Zapier's answer, so only a dead
+   * instance's claims run out, and its runs are polled by another instance after this long.
+   * @default 30000
+   */
+  leaseMs?: number;
 }
 
 /**

@@ -24,6 +24,7 @@ describe('resolveZapierOptions', () => {
       notFoundGraceMs: 600_000,
       cooldownMs: 60_000,
       authErrorPauseMs: 60_000,
+      leaseMs: 30_000,
     });
     assert.deepEqual(options.delivery, {
       sweepIntervalMs: 5000,

@@ -39,6 +39,7 @@ export interface ResolvedZapierOptions {
     notFoundGraceMs: number;
     cooldownMs: number;
     authErrorPauseMs: number;
+    leaseMs: number;
   };
   delivery: {
     sweepIntervalMs: number;
@@ -120,6 +121,7 @@ export function resolveZapierOptions(options: ZapierModuleOptions): ResolvedZapi
       notFoundGraceMs: integer('polling.notFoundGraceMs', polling.notFoundGraceMs, 600_000, 0),
       cooldownMs: integer('polling.cooldownMs', polling.cooldownMs, ZAPIER_RATE_WINDOW_MS, 1),
       authErrorPauseMs: integer('polling.authErrorPauseMs', polling.authErrorPauseMs, 60_000, 1),
+      leaseMs: integer('polling.leaseMs', polling.leaseMs, 30_000, 100),
     },
     delivery: {
       sweepIntervalMs: integer('delivery.sweepIntervalMs', delivery.sweepIntervalMs, 5000, 10),

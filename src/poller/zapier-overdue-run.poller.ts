@@ -87,16 +87,16 @@ export class ZapierOverdueRunPoller implements OnApplicationBootstrap, BeforeApp
     }
   }
 
-  private claim(): ClaimContext {
+  /** A claim for polling (renewed while held) or for delivering an expired run's event. */
+  private claim(kind: 'poll' | 'delivery'): ClaimContext {
     const now = this.clock.now();
-    // Long enough to wait for a budget slot (a 429 cooldown included) and the request itself.
-    const leaseMs = this.options.polling.cooldownMs + this.options.requestTimeoutMs + 60_000;
+    const leaseMs = kind === 'poll' ? this.options.polling.leaseMs : this.options.delivery.leaseMs;
     return { now, instanceId: this.options.instanceId, claimUntil: now + leaseMs };
   }
 
   private async expireRetained(): Promise<void> {
     for (;;) {
-      const claim = this.claim();
+      const claim = this.claim('delivery');
       const expired = await this.store.expire(
         { createdBefore: claim.now - this.options.polling.retentionMs, limit: EXPIRY_BATCH },
         'retention',
@@ -114,9 +114,28 @@ export class ZapierOverdueRunPoller implements OnApplicationBootstrap, BeforeApp
 
   private async pollDue(): Promise<void> {
     while (!this.stopping && this.clock.now() >= this.pausedUntil) {
-      const [run] = await this.store.claimDuePolls(this.claim(), 1);
+      const [run] = await this.store.claimDuePolls(this.claim('poll'), 1);
       if (!run) return;
-      if (!(await this.poll(run))) return;
+      if (!(await this.whileHolding(run, () => this.poll(run)))) return;
+    }
+  }
+
+  /**
+   * Keeps the claim on `run` alive while `work` runs (a budget slot or Zapier's answer may take
+   * longer than the lease), so the claim of a live instance never runs out under it.
+   */
+  private async whileHolding<T>(run: PollableRun, work: () => Promise<T>): Promise<T> {
+    const { leaseMs } = this.options.polling;
+    const renew = setInterval(() => {
+      const until = this.clock.now() + leaseMs;
+      void this.store
+        .renewPollClaim(run.runId, this.options.instanceId, until)
+        .catch(() => undefined);
+    }, leaseMs / 3);
+    try {
+      return await work();
+    } finally {
+      clearInterval(renew);
     }
   }
 
@@ -155,7 +174,7 @@ export class ZapierOverdueRunPoller implements OnApplicationBootstrap, BeforeApp
       const age = now - (run.submittedAt ?? run.createdAt);
       if (age >= this.options.polling.notFoundGraceMs) {
         this.dispatcher.enqueue(
-          await this.store.expire({ runIds: [run.runId] }, 'not-found', this.claim()),
+          await this.store.expire({ runIds: [run.runId] }, 'not-found', this.claim('delivery')),
         );
         this.logger.warn(`Run ${run.runId} expired: Zapier no longer knows it (404).`);
       } else {

@@ -275,6 +275,40 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
       assert.match(String(row.dispatch_last_error), /stopped before its listeners finished/);
     });
 
+    it('keeps a renewed poll claim away from other instances', async () => {
+      await store.recordSubmitted({
+        runId: 'renewed',
+        action: 'a',
+        metadata: null,
+        submittedAt: 0,
+        pollNextAt: 0,
+        now: 500_000,
+      });
+      const [mine] = await store.claimDuePolls(
+        { now: 500_000, instanceId: 'me', claimUntil: 530_000 },
+        1,
+      );
+      assert.equal(mine?.runId, 'renewed');
+      await store.renewPollClaim('renewed', 'me', 560_000);
+      await store.renewPollClaim('renewed', 'not-me', 999_999);
+      const early = await store.claimDuePolls(
+        { now: 540_000, instanceId: 'other', claimUntil: 570_000 },
+        10,
+      );
+      assert.equal(
+        early.some((r) => r.runId === 'renewed'),
+        false,
+      );
+      const late = await store.claimDuePolls(
+        { now: 560_001, instanceId: 'other', claimUntil: 590_000 },
+        10,
+      );
+      assert.equal(
+        late.some((r) => r.runId === 'renewed'),
+        true,
+      );
+    });
+
     it('claims no more than the limit asked for', async () => {
       for (let i = 0; i < 6; i++) {
         await store.recordSubmitted({

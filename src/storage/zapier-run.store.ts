@@ -329,6 +329,16 @@ WHERE run_id = ${p.add(runId)} AND status = 'pending' AND poll_claimed_by = ${p.
     );
   }
 
+  /** Extends this instance's claim on a run it is still polling. */
+  async renewPollClaim(runId: string, instanceId: string, claimUntil: number): Promise<void> {
+    const p = new SqlParams();
+    await this.query(
+      `UPDATE ${RUNS} SET poll_claim_until = ${p.add(claimUntil, 'bigint')}
+WHERE run_id = ${p.add(runId)} AND poll_claimed_by = ${p.add(instanceId)} AND status = 'pending'`,
+      p,
+    );
+  }
+
   /** Releases every poll claim of this instance (shutdown), so another instance can poll. */
   async releasePollClaims(instanceId: string): Promise<void> {
     const p = new SqlParams();
