@@ -10,8 +10,8 @@ import { ZapierRunStore } from '../storage/zapier-run.store.js';
 import { buildRunEvent } from './build-run-event.js';
 
 /** How long finished deliveries may wait to be recorded together, and how many at most. */
-const RECORD_DELAY_MS = 200;
-const RECORD_BATCH = 1000;
+const RECORD_DELAY_MS = 20;
+const RECORD_BATCH = 250;
 
 /**
  * Delivers run events to listeners at least once, with the run row as the outbox.

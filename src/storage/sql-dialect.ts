@@ -3,7 +3,7 @@ import { ZapierConfigurationError } from '../errors/zapier-configuration.error.j
 import { ZapierMessages } from '../zapier.messages.js';
 
 /** SQL column types the builder casts parameters to (PostgreSQL cannot infer them in VALUES). */
-export type SqlType = 'text' | 'bigint' | 'integer';
+export type SqlType = 'text' | 'bigint' | 'integer' | 'text[]' | 'bigint[]';
 
 /**
  * What differs between the two databases the module supports. Everything else in the store's SQL
@@ -15,6 +15,16 @@ export interface SqlDialect {
   greatest(...expressions: string[]): string;
   /** Suffix of the sub-select that picks rows to claim: PostgreSQL lets concurrent instances skip each other's rows. */
   readonly skipLocked: string;
+  /**
+   * A row source for `WITH v (cols) AS (...)` holding `rows`. PostgreSQL gets one array
+   * parameter per column through `unnest`, so the statement text (and its parsing) does not grow
+   * with the batch; SQLite gets a `VALUES` list.
+   */
+  rows(
+    types: readonly ('text' | 'bigint')[],
+    rows: readonly unknown[][],
+    params: SqlParams,
+  ): string;
   /** Turns the builder's `$n::type` placeholders into what the driver binds. */
   compile(sql: string, values: readonly unknown[]): { sql: string; values: unknown[] };
 }
@@ -23,6 +33,15 @@ const postgres: SqlDialect = {
   kind: 'postgres',
   greatest: (...expressions) => `GREATEST(${expressions.join(', ')})`,
   skipLocked: ' FOR UPDATE SKIP LOCKED',
+  rows: (types, rows, params) =>
+    `SELECT * FROM unnest(${types
+      .map((type, column) =>
+        params.add(
+          rows.map((row) => row[column]),
+          `${type}[]`,
+        ),
+      )
+      .join(', ')})`,
   compile: (sql, values) => ({ sql, values: [...values] }),
 };
 
@@ -35,6 +54,10 @@ const sqlite: SqlDialect = {
   kind: 'sqlite',
   greatest: (...expressions) => `MAX(${expressions.join(', ')})`,
   skipLocked: '',
+  rows: (types, rows, params) =>
+    `VALUES ${rows
+      .map((row) => `(${row.map((value, column) => params.add(value, types[column])).join(', ')})`)
+      .join(', ')}`,
   // better-sqlite3 binds positional `?` only, so parameters are laid out in the order their
   // placeholders appear, repeating the ones used twice.
   compile: (sql, values) => {

@@ -9,6 +9,12 @@ const QUARANTINE = 'zapier_callback_quarantine';
 
 type Row = Record<string, unknown>;
 
+const MAX_ATTEMPTS = 4;
+/** deadlock_detected, serialization_failure: the statement was rolled back and may run again. */
+const TRANSIENT_CODES = new Set(['40P01', '40001']);
+const isTransientConflict = (error: unknown): boolean =>
+  TRANSIENT_CODES.has(String((error as { driverError?: { code?: unknown } }).driverError?.code));
+
 const num = (value: unknown): number => Number(value);
 const numOrNull = (value: unknown): number | null =>
   value === null || value === undefined ? null : Number(value);
@@ -28,14 +34,23 @@ export class ZapierRunStore {
     this.dialect = dialectOf(dataSource);
   }
 
+  /**
+   * Runs one statement. A statement PostgreSQL aborted as a deadlock or serialization failure
+   * changed nothing, so it is simply run again (a few times) instead of failing a callback.
+   */
   private async query(sql: string, params: SqlParams): Promise<Row[]> {
-    const runner: QueryRunner = this.dataSource.createQueryRunner();
-    try {
-      const compiled = this.dialect.compile(sql, params.values);
-      const result = await runner.query(compiled.sql, compiled.values, true);
-      return (result.records ?? []) as Row[];
-    } finally {
-      await runner.release();
+    const compiled = this.dialect.compile(sql, params.values);
+    for (let attempt = 1; ; attempt++) {
+      const runner: QueryRunner = this.dataSource.createQueryRunner();
+      try {
+        const result = await runner.query(compiled.sql, compiled.values, true);
+        return (result.records ?? []) as Row[];
+      } catch (error) {
+        if (attempt >= MAX_ATTEMPTS || !isTransientConflict(error)) throw error;
+      } finally {
+        await runner.release();
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * attempt));
     }
   }
 
@@ -45,7 +60,9 @@ export class ZapierRunStore {
    * first terminal state wins, ZAPIER.md decision 9), so duplicates and racing callback/poll
    * pairs return nothing. Changed runs are claimed for delivery by this instance at once, except
    * runs nobody has recorded yet while a create call may still be waiting for its response: their
-   * delivery waits until then, so that the client can attach the metadata first.
+   * delivery waits until then, so that the client can attach the metadata first. Rows are written
+   * in run id order, the order in which every other statement here locks them too, so concurrent
+   * batches sharing runs queue behind each other instead of deadlocking.
    */
   async storeTerminal(
     results: readonly TerminalResult[],
@@ -53,21 +70,26 @@ export class ZapierRunStore {
     budgetKey: string,
   ): Promise<Map<string, DispatchableRun>> {
     const p = new SqlParams();
-    const values = results
-      .map(
-        (r) =>
-          `(${p.add(r.runId)}, ${p.add(r.status)}, ${p.add(JSON.stringify(r.results))}, ${p.add(
-            JSON.stringify(r.errors),
-          )}, ${p.add(r.rawPayload)}, ${p.add(r.source)}, ${p.add(r.receivedAt, 'bigint')})`,
-      )
-      .join(', ');
+    const source = this.dialect.rows(
+      ['text', 'text', 'text', 'text', 'text', 'text', 'bigint'],
+      results.map((r) => [
+        r.runId,
+        r.status,
+        JSON.stringify(r.results),
+        JSON.stringify(r.errors),
+        r.rawPayload,
+        r.source,
+        r.receivedAt,
+      ]),
+      p,
+    );
     const now = p.add(claim.now, 'bigint');
     const me = p.add(claim.instanceId);
     const until = p.add(claim.claimUntil, 'bigint');
     // Until when a create call may still be waiting for its response (0 when none is).
     const inflight = `CASE WHEN COALESCE(b.creates_inflight, 0) > 0 THEN b.creates_inflight_until ELSE 0 END`;
     const sql = `
-WITH v (run_id, status, results, errors, raw_payload, source, received_at) AS (VALUES ${values})
+WITH v (run_id, status, results, errors, raw_payload, source, received_at) AS (${source})
 INSERT INTO ${RUNS} AS r (run_id, status, results, errors, raw_payload, source, received_at,
   completed_at, created_at, updated_at, dispatch_state, dispatch_attempts, dispatch_next_at,
   dispatch_claimed_by, dispatch_claim_until)
@@ -78,6 +100,7 @@ SELECT v.run_id, v.status, v.results, v.errors, v.raw_payload, v.source, v.recei
   CASE WHEN ${inflight} > ${now} THEN NULL ELSE ${until} END
 FROM v LEFT JOIN ${BUDGET} b ON b.budget_key = ${p.add(budgetKey)}
 WHERE true
+ORDER BY v.run_id
 ON CONFLICT (run_id) DO UPDATE SET status = excluded.status, results = excluded.results,
   errors = excluded.errors, raw_payload = excluded.raw_payload, source = excluded.source,
   received_at = excluded.received_at, completed_at = excluded.completed_at,
