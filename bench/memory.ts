@@ -1,9 +1,8 @@
 import 'reflect-metadata';
-import { realpathSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
 import { BenchContext, BenchServer } from './support/bench-context.js';
 import { freshBenchDatabase } from './support/bench-databases.js';
-import { HELP, pairName, parseBenchArgs, type Pair } from './support/bench-options.js';
+import { HELP, pairName, parseBenchArgs, type BenchOptions } from './support/bench-options.js';
+import { isEntryPoint } from './support/is-entry-point.js';
 
 /** RSS after each checkpoint of the memory check. */
 export interface MemoryCheckpoint {
@@ -43,15 +42,14 @@ const mb = (bytes: number) => Math.round((bytes / 1024 / 1024) * 10) / 10;
  */
 export async function runMemoryCheck(
   context: BenchContext,
-  options: {
-    callbacks: number;
-    checkpoint: number;
-    pair: Pair;
-    connections: number;
-    duplicateRate: number;
-  },
+  bench: Pick<BenchOptions, 'memory' | 'connections' | 'duplicateRate'>,
   progress: (line: string) => void = () => undefined,
 ): Promise<MemoryResult> {
+  const options = {
+    ...bench.memory,
+    connections: bench.connections,
+    duplicateRate: bench.duplicateRate,
+  };
   const label = `memory_${options.pair.adapter}_${options.pair.database}_${process.pid}`;
   const store = await freshBenchDatabase(options.pair.database, label);
   const started = Date.now();
@@ -143,32 +141,14 @@ export function formatMemory(result: MemoryResult): string {
   ].join('\n');
 }
 
-function isEntryPoint(): boolean {
-  try {
-    return import.meta.url === pathToFileURL(realpathSync(process.argv[1] ?? '')).href;
-  } catch {
-    return false;
-  }
-}
-
-if (isEntryPoint()) {
+if (isEntryPoint(import.meta.url)) {
   const options = parseBenchArgs(process.argv.slice(2));
   if (!options) {
     process.stdout.write(HELP);
   } else {
     const context = await BenchContext.create(options.tokens);
     try {
-      const result = await runMemoryCheck(
-        context,
-        {
-          callbacks: options.memory.callbacks,
-          checkpoint: options.memory.checkpoint,
-          pair: options.memory.pair,
-          connections: options.connections,
-          duplicateRate: options.duplicateRate,
-        },
-        (line) => console.log(line),
-      );
+      const result = await runMemoryCheck(context, options, (line) => console.log(line));
       console.log(formatMemory(result));
     } finally {
       await context.close();

@@ -4,8 +4,6 @@ import { NestFactory } from '@nestjs/core';
 import { EventEmitterModule } from '@nestjs/event-emitter';
 import { ScheduleModule } from '@nestjs/schedule';
 import { getDataSourceToken, TypeOrmModule, type TypeOrmModuleOptions } from '@nestjs/typeorm';
-import { realpathSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
 import { DataSource } from 'typeorm';
 import { ZapierModule } from '../src/zapier.module.js';
 import { ZAPIER_MIGRATIONS } from '../src/storage/migrations/index.js';
@@ -16,6 +14,7 @@ import type { BenchDatabase, DatabaseName } from './support/bench-messages.js';
 import { freshBenchDatabase } from './support/bench-databases.js';
 import { EventCounter, TRACK_EVENT_IDS } from './support/event-counter.js';
 import { median } from './support/latency-recorder.js';
+import { isEntryPoint } from './support/is-entry-point.js';
 
 /**
  * The poller benchmark: a backlog of overdue runs (completed at the sandbox, which never calls
@@ -242,15 +241,7 @@ function argument(argv: readonly string[], flag: string): string | undefined {
   return index >= 0 ? argv[index + 1] : undefined;
 }
 
-function isEntryPoint(): boolean {
-  try {
-    return import.meta.url === pathToFileURL(realpathSync(process.argv[1] ?? '')).href;
-  } catch {
-    return false;
-  }
-}
-
-if (isEntryPoint()) {
+if (isEntryPoint(import.meta.url)) {
   const argv = process.argv.slice(2);
   const result = await runPollerBench({
     seconds: Number(argument(argv, '--poller-seconds') ?? 60),

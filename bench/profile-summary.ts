@@ -1,5 +1,5 @@
-import { readFileSync, realpathSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { isEntryPoint } from './support/is-entry-point.js';
 
 /**
  * Summarises a V8 `.cpuprofile` (from `node --cpu-prof`): where the samples landed (self time)
@@ -154,15 +154,7 @@ export function formatProfile(summary: ProfileSummary, title: string): string {
   ].join('\n');
 }
 
-function isEntryPoint(): boolean {
-  try {
-    return import.meta.url === pathToFileURL(realpathSync(process.argv[1] ?? '')).href;
-  } catch {
-    return false;
-  }
-}
-
-if (isEntryPoint()) {
+if (isEntryPoint(import.meta.url)) {
   const [file, flag, count] = process.argv.slice(2);
   if (!file) {
     console.error('Usage: node out/bench/profile-summary.js <file.cpuprofile> [--top N]');

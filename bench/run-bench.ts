@@ -234,17 +234,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         log(
           `\nMemory check: ZapierModule on ${pairName(options.memory.pair)}, ${options.memory.callbacks.toLocaleString('en-US')} callbacks:`,
         );
-        memory = await runMemoryCheck(
-          context,
-          {
-            callbacks: options.memory.callbacks,
-            checkpoint: options.memory.checkpoint,
-            pair: options.memory.pair,
-            connections: options.connections,
-            duplicateRate: options.duplicateRate,
-          },
-          log,
-        );
+        memory = await runMemoryCheck(context, options, log);
       }
       if (options.profile) {
         log(`\nCPU profiles on ${pairName(options.profile)} (extra runs, not in the table):`);

@@ -5,7 +5,8 @@ import { ZapierSandbox } from '../src/testing/index.js';
 import { freshDatabase, type Engine } from './support/data-sources.js';
 import { postgresSkipReason } from './support/postgres.js';
 import { cutPostgresDatabase } from './support/postgres-outage.js';
-import { eventually, postCallback, rows } from './support/callbacks.js';
+import { postCallback, rows } from './support/callbacks.js';
+import { eventually } from './support/zapier-harness.js';
 import { startZapierApp, type Adapter, type ZapierApp } from './support/zapier-app.js';
 
 const pgSkip = await postgresSkipReason();
@@ -73,9 +74,9 @@ for (const adapter of ['express', 'fastify'] as Adapter[]) {
           assert.equal(answer.status, 503);
           assert.equal(zapier.listener.forRun('arun_db').length, 0);
           await eventually(
+            'a 200',
             async () => (await postCallback(zapier.url, request)).status === 200,
             10_000,
-            'a 200',
           );
           await zapier.listener.waitFor(2);
           assert.equal(zapier.listener.forRun('arun_db').length, 1);

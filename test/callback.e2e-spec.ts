@@ -4,7 +4,8 @@ import { ZapierSandbox } from '../src/testing/index.js';
 import { ZapierDispatcher } from '../src/dispatch/zapier-dispatcher.js';
 import { freshDatabase, type Engine } from './support/data-sources.js';
 import { postgresSkipReason } from './support/postgres.js';
-import { eventually, postCallback, rows, sendCallback, signedRaw } from './support/callbacks.js';
+import { postCallback, rows, sendCallback, signedRaw } from './support/callbacks.js';
+import { eventually } from './support/zapier-harness.js';
 import { startZapierApp, type Adapter, type ZapierApp } from './support/zapier-app.js';
 
 const pgSkip = await postgresSkipReason();
@@ -78,7 +79,7 @@ for (const { adapter, engine, async } of cases) {
       assert.equal(row.raw_payload, request.body);
       assert.deepEqual(JSON.parse(String(row.results)), [{ email: 'a@example.com' }]);
       assert.ok(Number(row.received_at) > 0 && Number(row.completed_at) >= Number(row.received_at));
-      await eventually(async () => {
+      await eventually('the condition', async () => {
         const [r] = (await rows(zapier.dataSource, 'zapier_action_runs')).filter(
           (x) => x.run_id === id,
         );
@@ -109,6 +110,7 @@ for (const { adapter, engine, async } of cases) {
       assert.equal(after?.raw_payload, before?.raw_payload);
       assert.equal(zapier.listener.forRun(id).length, 1);
       await eventually(
+        'the condition',
         () => zapier.logger.find('warn', new RegExp(`${id} is already success`)).length === 1,
       );
     });
@@ -246,11 +248,11 @@ for (const { adapter, engine, async } of cases) {
         assert.ok(answer.status >= 400 && answer.status < 500, `status ${answer.status}`);
         assert.match(String(answer.body?.message), /./);
         await eventually(
+          'the quarantine row',
           async () =>
             (await rows(zapier.dataSource, 'zapier_callback_quarantine')).length ===
             quarantinedBefore + 1,
           5000,
-          'the quarantine row',
         );
         const quarantined = (await rows(zapier.dataSource, 'zapier_callback_quarantine')).at(-1);
         assert.equal(quarantined?.raw_body, body);

@@ -13,13 +13,12 @@ import {
   readBudget,
   readRun,
   readRuns,
+  SAMPLE_RUN,
   sleep,
   TestClock,
 } from './support/zapier-harness.js';
 
 const pgSkip = await postgresSkipReason();
-
-const RUN = { action: 'act_1', authentication: 'conn_1', inputs: { to: 'a@example.com' } };
 
 for (const engine of ['sqlite', 'postgres'] as Engine[]) {
   describe(
@@ -37,7 +36,10 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
         const { sandbox, zapier } = await setup({ clock });
         sandbox.queueOutcome({ status: 'success', callback: 'never' });
         const before = clock.now();
-        const { id } = await zapier.client.createActionRun({ ...RUN, metadata: { orderId: 42 } });
+        const { id } = await zapier.client.createActionRun({
+          ...SAMPLE_RUN,
+          metadata: { orderId: 42 },
+        });
         const after = clock.now();
 
         const [post] = creates(sandbox);
@@ -73,7 +75,7 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
         const { sandbox, zapier } = await setup({ zapier: { createBodyShape: 'flat' } });
         const callbackUrl = 'https://other.example.com/zapier/callbacks?tenant=7';
         const { id } = await zapier.client.createActionRun({
-          ...RUN,
+          ...SAMPLE_RUN,
           authentication: null,
           callbackUrl,
           metadata: { userId: 'u1' },
@@ -115,7 +117,7 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
         ];
         for (const [callbackUrl, rule] of cases) {
           await assert.rejects(
-            zapier.client.createActionRun({ ...RUN, callbackUrl }),
+            zapier.client.createActionRun({ ...SAMPLE_RUN, callbackUrl }),
             (error: unknown) =>
               error instanceof ZapierCallbackUrlError &&
               error.rule === rule &&
@@ -127,15 +129,15 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
         assert.deepEqual(await readRuns(zapier.dataSource), []);
         // The boundary: exactly 2048 characters and a public IP literal are fine.
         const longest = `https://hooks.example.com/${'a'.repeat(2048 - 'https://hooks.example.com/'.length)}`;
-        await zapier.client.createActionRun({ ...RUN, callbackUrl: longest });
-        await zapier.client.createActionRun({ ...RUN, callbackUrl: 'https://8.8.8.8/cb' });
+        await zapier.client.createActionRun({ ...SAMPLE_RUN, callbackUrl: longest });
+        await zapier.client.createActionRun({ ...SAMPLE_RUN, callbackUrl: 'https://8.8.8.8/cb' });
         assert.equal(creates(sandbox).length, 2);
       });
 
       it("surfaces a 400 as ZapierApiError with the status and Zapier's errors, recording nothing", async () => {
         const { sandbox, zapier } = await setup();
         sandbox.queueOutcome({ status: 'success', createStatus: 400 });
-        await assert.rejects(zapier.client.createActionRun(RUN), (error: unknown) => {
+        await assert.rejects(zapier.client.createActionRun(SAMPLE_RUN), (error: unknown) => {
           assert.ok(error instanceof ZapierApiError);
           assert.equal(error.status, 400);
           assert.equal(error.errors.length, 1);
@@ -154,7 +156,7 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
           sandbox.queueOutcome({ status: 'success', createStatus: status, createRunsAnyway: true });
           const before = creates(sandbox).length;
           await assert.rejects(
-            zapier.client.createActionRun(RUN),
+            zapier.client.createActionRun(SAMPLE_RUN),
             (error: unknown) => error instanceof ZapierApiError && error.status === status,
           );
           assert.equal(creates(sandbox).length, before + 1, `POSTs after a ${status}`);
@@ -163,7 +165,7 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
         sandbox.queueOutcome({ status: 'success', callback: 'before-response', delayMs: 1500 });
         const started = Date.now();
         await assert.rejects(
-          zapier.client.createActionRun(RUN),
+          zapier.client.createActionRun(SAMPLE_RUN),
           (error: unknown) =>
             error instanceof ZapierApiError &&
             error.status === 0 &&
@@ -186,10 +188,10 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
           // If Retry-After were ignored, the 60 s fallback would time this test out.
           zapier: { polling: { cooldownMs: 60_000 } },
         });
-        const first = await zapier.client.createActionRun(RUN);
+        const first = await zapier.client.createActionRun(SAMPLE_RUN);
         // The first create still counts in Zapier's 60 s window when the second is sent...
         clock.advance(59_000);
-        const second = await zapier.client.createActionRun({ ...RUN, metadata: { n: 2 } });
+        const second = await zapier.client.createActionRun({ ...SAMPLE_RUN, metadata: { n: 2 } });
         const posts = creates(sandbox);
         assert.deepEqual(
           posts.map((post) => post.status),
@@ -212,7 +214,7 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
       it('falls back to polling.cooldownMs after a 429 without Retry-After', async () => {
         const { sandbox, zapier } = await setup({ zapier: { polling: { cooldownMs: 700 } } });
         sandbox.queueOutcome({ status: 'success', createStatus: 429 });
-        const { id } = await zapier.client.createActionRun(RUN);
+        const { id } = await zapier.client.createActionRun(SAMPLE_RUN);
         const posts = creates(sandbox);
         assert.deepEqual(
           posts.map((post) => post.status),
@@ -229,7 +231,7 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
         const tokens = ['stale-token', 'sandbox-token', 'never-used'];
         let calls = 0;
         const { sandbox, zapier } = await setup({ zapier: { accessToken: () => tokens[calls++] } });
-        const { id } = await zapier.client.createActionRun(RUN);
+        const { id } = await zapier.client.createActionRun(SAMPLE_RUN);
         assert.deepEqual(
           creates(sandbox).map((post) => post.status),
           [401, 200],
@@ -241,7 +243,7 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
       it('gives up at once on a 401 with a string token or a function that stays wrong', async () => {
         const { sandbox, zapier } = await setup({ zapier: { accessToken: 'revoked-token' } });
         await assert.rejects(
-          zapier.client.createActionRun(RUN),
+          zapier.client.createActionRun(SAMPLE_RUN),
           (error: unknown) => error instanceof ZapierApiError && error.status === 401,
         );
         assert.equal(creates(sandbox).length, 1);
@@ -260,7 +262,7 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
           },
         });
         await assert.rejects(
-          zapier.client.createActionRun(RUN),
+          zapier.client.createActionRun(SAMPLE_RUN),
           (error: unknown) => error instanceof ZapierApiError && error.status === 401,
         );
         assert.equal(creates(sandbox).length, 2);
@@ -276,8 +278,8 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
           delayMs: 0,
         });
         sandbox.queueOutcome({ status: 'success', callback: 'never', delayMs: 60_000 });
-        const done = await zapier.client.createActionRun(RUN);
-        const pending = await zapier.client.createActionRun(RUN);
+        const done = await zapier.client.createActionRun(SAMPLE_RUN);
+        const pending = await zapier.client.createActionRun(SAMPLE_RUN);
         await eventually(
           'the first run to complete',
           () => sandbox.run(done.id)?.status === 'success',
@@ -310,7 +312,10 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
           callback: 'before-response',
           delayMs: 0,
         });
-        const { id } = await zapier.client.createActionRun({ ...RUN, metadata: { orderId: 7 } });
+        const { id } = await zapier.client.createActionRun({
+          ...SAMPLE_RUN,
+          metadata: { orderId: 7 },
+        });
         const returnedAt = Date.now();
         const [delivery] = sandbox.run(id)?.deliveries ?? [];
         assert.equal(delivery?.status, 200, 'the callback was accepted before the create returned');

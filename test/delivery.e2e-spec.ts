@@ -8,7 +8,8 @@ import { ZapierRunsService } from '../src/storage/zapier-runs.service.js';
 import { freshDatabase, type Engine } from './support/data-sources.js';
 import { postgresSkipReason } from './support/postgres.js';
 import { cutPostgresDatabase } from './support/postgres-outage.js';
-import { eventually, postCallback, rows, sendCallback } from './support/callbacks.js';
+import { postCallback, rows, sendCallback } from './support/callbacks.js';
+import { eventually } from './support/zapier-harness.js';
 import { startZapierApp, type ZapierApp, type ZapierAppOptions } from './support/zapier-app.js';
 
 const pgSkip = await postgresSkipReason();
@@ -113,10 +114,10 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
         200,
       );
       await eventually(
+        'a failed attempt',
         async () =>
           typeof (await dispatchState(zapier, 'arun_retry'))?.dispatch_last_error === 'string',
         5000,
-        'a failed attempt',
       );
       const failed = await dispatchState(zapier, 'arun_retry');
       assert.equal(failed?.dispatch_state, 'pending');
@@ -127,6 +128,7 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
       const [heard] = zapier.listener.events;
       assert.equal(heard.event.attempt, 2);
       await eventually(
+        'the condition',
         async () => (await dispatchState(zapier, 'arun_retry'))?.dispatch_state === 'delivered',
       );
       assert.ok(
@@ -150,9 +152,9 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
         200,
       );
       await eventually(
+        'parking',
         async () => (await dispatchState(zapier, 'arun_park'))?.dispatch_state === 'parked',
         10_000,
-        'parking',
       );
       const runs = zapier.app.get(ZapierRunsService);
       assert.deepEqual(
@@ -170,6 +172,7 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
       await zapier.listener.waitFor(1);
       assert.equal(zapier.listener.events[0].event.attempt, 1);
       await eventually(
+        'the condition',
         async () => (await dispatchState(zapier, 'arun_park'))?.dispatch_state === 'delivered',
       );
       assert.deepEqual(await runs.findUndeliverable(), []);
@@ -287,6 +290,7 @@ describe('delivery across two instances on PostgreSQL', { skip: pgSkip }, () => 
     );
     assert.ok(answers.every((answer) => answer.status === 200));
     await eventually(
+      'the condition',
       () => first.listener.events.length + second.listener.events.length >= 51,
       10_000,
     );
@@ -323,11 +327,11 @@ describe('delivery across two instances on PostgreSQL', { skip: pgSkip }, () => 
     // The dispatchers' sweeps of both instances ran during the outage: once per instance at most.
     assert.ok(find('error', /Recording event deliveries failed/).length <= 2);
     await eventually(
+      'recovery',
       async () => (await postCallback(first.url, request)).status === 200,
       15_000,
-      'recovery',
     );
-    await eventually(() =>
+    await eventually('the condition', () =>
       [...first.listener.events, ...second.listener.events].some(
         (e) => e.event.runId === 'arun_outage',
       ),

@@ -8,23 +8,20 @@ import { startDelayingProxy } from './support/delaying-proxy.js';
 import { postgresSkipReason } from './support/postgres.js';
 import {
   caseFactory,
+  DAY,
   eventually,
+  FAST_POLLING,
+  MINUTE,
   polls,
   readBudget,
   readRun,
   readRuns,
+  SAMPLE_RUN,
   sleep,
   TestClock,
 } from './support/zapier-harness.js';
 
 const pgSkip = await postgresSkipReason();
-
-const RUN = { action: 'act_1', authentication: 'conn_1', inputs: { to: 'a@example.com' } };
-const MINUTE = 60_000;
-const DAY = 24 * 60 * MINUTE;
-
-/** Polling on its own every 25 ms; runs are overdue 300 ms after submission. */
-const FAST_POLLING = { intervalMs: 25, overdueAfterMs: 300 };
 
 for (const engine of ['sqlite', 'postgres'] as Engine[]) {
   describe(
@@ -40,7 +37,7 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
       it('reschedules a poll that failed with a 5xx and recovers later', async () => {
         const { sandbox, zapier } = await setup({ zapier: { polling: FAST_POLLING } });
         sandbox.queueOutcome({ status: 'success', callback: 'never', failPolls: 2 });
-        const { id } = await zapier.client.createActionRun(RUN);
+        const { id } = await zapier.client.createActionRun(SAMPLE_RUN);
         await eventually('the first 503', () => polls(sandbox, id).length >= 1);
         await eventually('the failure to be recorded', async () => {
           const row = await readRun(zapier.dataSource, id);
@@ -80,7 +77,7 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
           },
         });
         sandbox.queueOutcome({ status: 'success', results: [{ n: 2 }], callback: 'never' });
-        const { id } = await zapier.client.createActionRun(RUN);
+        const { id } = await zapier.client.createActionRun(SAMPLE_RUN);
         await eventually('the stalled poll to be given up', async () => {
           const row = await readRun(zapier.dataSource, id);
           return row?.pollLastError !== null && row?.pollClaimedBy === null;
@@ -103,7 +100,10 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
           zapier: { polling: { ...FAST_POLLING, notFoundGraceMs: 10 * MINUTE } },
         });
         sandbox.queueOutcome({ status: 'success', callback: 'never' });
-        const { id } = await zapier.client.createActionRun({ ...RUN, metadata: { orderId: 9 } });
+        const { id } = await zapier.client.createActionRun({
+          ...SAMPLE_RUN,
+          metadata: { orderId: 9 },
+        });
         await eventually('two 404s', () => polls(sandbox, id).length >= 2);
         let row = await readRun(zapier.dataSource, id);
         assert.equal(row?.status, 'pending');
@@ -146,7 +146,7 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
         const ids: string[] = [];
         for (let i = 0; i < 5; i++) {
           sandbox.queueOutcome({ status: 'success', callback: 'never' });
-          ids.push((await zapier.client.createActionRun(RUN)).id);
+          ids.push((await zapier.client.createActionRun(SAMPLE_RUN)).id);
         }
         token = 'revoked-token';
         const callsBefore = tokenCalls;
@@ -210,7 +210,7 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
         const ids: string[] = [];
         for (let i = 0; i < 3; i++) {
           sandbox.queueOutcome({ status: 'success', callback: 'never' });
-          ids.push((await zapier.client.createActionRun(RUN)).id);
+          ids.push((await zapier.client.createActionRun(SAMPLE_RUN)).id);
         }
         const gets = () => proxy?.seen.filter((request) => request.method === 'GET') ?? [];
         await eventually('the first refused poll', () => gets().length > 0);
@@ -249,7 +249,7 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
         });
         for (let i = 0; i < 4; i++) {
           sandbox.queueOutcome({ status: 'success', callback: 'never', delayMs: 60_000 });
-          await zapier.client.createActionRun(RUN);
+          await zapier.client.createActionRun(SAMPLE_RUN);
         }
         await eventually('three 429s', () => sandbox.rateLimited >= 3, 8000);
         // A create sent during the storm waits for the cooldown like the polls. (The poller is
@@ -258,7 +258,7 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
         await zapier.poller.tick();
         const before = sandbox.requests.length;
         sandbox.queueOutcome({ status: 'success', callback: 'never', delayMs: 60_000 });
-        const created = zapier.client.createActionRun(RUN);
+        const created = zapier.client.createActionRun(SAMPLE_RUN);
         await eventually(
           'the create to be refused too',
           () => sandbox.requests.some((r, i) => i >= before && r.method === 'POST'),

@@ -6,21 +6,18 @@ import type { Engine } from './support/data-sources.js';
 import { postgresSkipReason } from './support/postgres.js';
 import {
   caseFactory,
+  DAY,
+  FAST_POLLING,
+  MINUTE,
   polls,
   readRun,
   readRuns,
+  SAMPLE_RUN,
   sleep,
   TestClock,
 } from './support/zapier-harness.js';
 
 const pgSkip = await postgresSkipReason();
-
-const RUN = { action: 'act_1', authentication: 'conn_1', inputs: { to: 'a@example.com' } };
-const MINUTE = 60_000;
-const DAY = 24 * 60 * MINUTE;
-
-/** Polling on its own every 25 ms; runs are overdue 300 ms after submission. */
-const FAST_POLLING = { intervalMs: 25, overdueAfterMs: 300 };
 
 for (const engine of ['sqlite', 'postgres'] as Engine[]) {
   describe(
@@ -37,8 +34,11 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
         const { sandbox, zapier } = await setup({ zapier: { polling: FAST_POLLING } });
         sandbox.queueOutcome({ status: 'success', results: [{ n: 1 }], callback: 'never' });
         sandbox.queueOutcome({ status: 'error', callback: 'never' });
-        const ok = await zapier.client.createActionRun({ ...RUN, metadata: { orderId: 1 } });
-        const failed = await zapier.client.createActionRun({ ...RUN, metadata: { orderId: 2 } });
+        const ok = await zapier.client.createActionRun({ ...SAMPLE_RUN, metadata: { orderId: 1 } });
+        const failed = await zapier.client.createActionRun({
+          ...SAMPLE_RUN,
+          metadata: { orderId: 2 },
+        });
 
         await zapier.listener.waitFor(2);
         const completed = zapier.listener.forRun(ok.id);
@@ -92,9 +92,9 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
         const clock = new TestClock();
         const { sandbox, zapier } = await setup({ clock });
         const delivered = [];
-        for (let i = 0; i < 3; i++) delivered.push(await zapier.client.createActionRun(RUN));
+        for (let i = 0; i < 3; i++) delivered.push(await zapier.client.createActionRun(SAMPLE_RUN));
         sandbox.queueOutcome({ status: 'success', callback: 'never' });
-        const silent = await zapier.client.createActionRun(RUN);
+        const silent = await zapier.client.createActionRun(SAMPLE_RUN);
         await zapier.listener.waitFor(3);
         await sandbox.whenIdle();
         clock.advance(10 * MINUTE);
@@ -130,7 +130,7 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
         const ids = await Promise.all(
           apps.map(async ({ sandbox, zapier }) => {
             sandbox.queueOutcome({ status: 'success', callback: 'never', delayMs: 1700 });
-            return (await zapier.client.createActionRun(RUN)).id;
+            return (await zapier.client.createActionRun(SAMPLE_RUN)).id;
           }),
         );
         await Promise.all(apps.map(({ zapier }) => zapier.listener.waitFor(1, 8000)));
@@ -166,7 +166,7 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
         });
         // Polls come at ~100, ~250 and ~550 ms, then not before ~970 ms: the run ends between.
         sandbox.queueOutcome({ status: 'success', results: [{ late: true }], delayMs: 850 });
-        const { id } = await zapier.client.createActionRun(RUN);
+        const { id } = await zapier.client.createActionRun(SAMPLE_RUN);
         await zapier.listener.waitFor(1, 5000);
         const seen = polls(sandbox, id).length;
         assert.ok(seen >= 2, `polled ${seen} times while running`);
@@ -188,7 +188,9 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
         const count = 12;
         for (let i = 0; i < count; i++) sandbox.queueOutcome({ status: 'success', delayMs: 0 });
         const ids = (
-          await Promise.all(Array.from({ length: count }, () => zapier.client.createActionRun(RUN)))
+          await Promise.all(
+            Array.from({ length: count }, () => zapier.client.createActionRun(SAMPLE_RUN)),
+          )
         ).map((run) => run.id);
         await zapier.listener.waitFor(count);
         await sandbox.whenIdle();
@@ -208,15 +210,18 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
         const clock = new TestClock();
         const { sandbox, zapier } = await setup({ clock });
         sandbox.queueOutcome({ status: 'success', callback: 'never', delayMs: 0 });
-        const lost = await zapier.client.createActionRun({ ...RUN, metadata: { orderId: 3 } });
-        const answered = await zapier.client.createActionRun(RUN);
+        const lost = await zapier.client.createActionRun({
+          ...SAMPLE_RUN,
+          metadata: { orderId: 3 },
+        });
+        const answered = await zapier.client.createActionRun(SAMPLE_RUN);
         await zapier.listener.waitFor(1);
         await zapier.poller.tick();
         assert.equal(polls(sandbox).length, 0, 'not overdue yet');
 
         clock.advance(7 * DAY + MINUTE);
         sandbox.queueOutcome({ status: 'success', callback: 'never' });
-        const fresh = await zapier.client.createActionRun(RUN);
+        const fresh = await zapier.client.createActionRun(SAMPLE_RUN);
         await zapier.poller.tick();
         await zapier.listener.waitFor(2);
         const [heard] = zapier.listener.forRun(lost.id);

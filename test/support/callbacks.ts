@@ -56,17 +56,3 @@ export function rows(
 ): Promise<Array<Record<string, unknown>>> {
   return dataSource.query(`SELECT * FROM ${table}`);
 }
-
-/** Waits for a condition, polling every 10 ms. */
-export async function eventually(
-  condition: () => boolean | Promise<boolean>,
-  timeoutMs = 10_000,
-  what = 'condition',
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline)
-      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}.`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
