@@ -1,3 +1,4 @@
+import { afterEach, describe } from 'node:test';
 import type { DataSource, DataSourceOptions } from 'typeorm';
 import { ZapierClient } from '../../src/client/zapier.client.js';
 import type { ZapierModuleOptions } from '../../src/interfaces/zapier-module-options.interface.js';
@@ -222,6 +223,32 @@ export interface CaseOptions {
  * Returns a `setup()` that starts a sandbox, a fresh database of `engine` (named
  * `${prefix}_${engine}_${n}`) and an app, registering their teardown in `cleanups`.
  */
+/**
+ * One `describe` per engine (PostgreSQL skipped, with a visible notice, only when it does not answer
+ * outside CI), whose tests start what they need through `setup()` and have it torn down after
+ * each test.
+ */
+export function describeOnEachEngine(
+  title: string,
+  prefix: string,
+  pgSkip: string | false,
+  body: (
+    setup: ReturnType<typeof caseFactory>,
+    engine: Engine,
+    cleanups: Array<() => Promise<void> | void>,
+  ) => void,
+): void {
+  for (const engine of ['sqlite', 'postgres'] as Engine[]) {
+    void describe(`${title} (${engine})`, { skip: engine === 'postgres' && pgSkip }, () => {
+      const cleanups: Array<() => Promise<void> | void> = [];
+      afterEach(async () => {
+        for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+      });
+      body(caseFactory(engine, prefix, cleanups), engine, cleanups);
+    });
+  }
+}
+
 export function caseFactory(
   engine: Engine,
   prefix: string,
