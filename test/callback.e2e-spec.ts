@@ -211,6 +211,10 @@ for (const { adapter, engine, async } of cases) {
         results: [{ big: 'y'.repeat(13 * MiB) }],
       });
       assert.equal((await postCallback(zapier.url, tooBig)).status, 413);
+      await eventually(
+        'the 413 to be logged',
+        () => zapier.logger.find('warn', /Refused a callback/).length > 0,
+      );
     });
 
     for (const [name, body, contentType] of [

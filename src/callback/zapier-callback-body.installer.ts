@@ -47,6 +47,14 @@ export class ZapierCallbackBodyInstaller {
     adapterHost.init$.subscribe(() => this.install(adapterHost));
   }
 
+  /** Zapier never retries a 413, so a refused callback is worth a warning. */
+  private tooLarge = (bytes: number | undefined): void => {
+    const size = bytes === undefined ? 'over the limit' : `of ${bytes} bytes`;
+    this.logger.warn(
+      `Refused a callback ${size} (callbackBodyLimit is ${this.options.callbackBodyLimit}); the run stays pending for the poller.`,
+    );
+  };
+
   private isCallbackPath = (path: string): boolean => {
     const route = `/${this.path.replace(/^\/+|\/+$/g, '')}`;
     const clean = path.split('?', 1)[0].replace(/\/+$/, '');
@@ -57,12 +65,8 @@ export class ZapierCallbackBodyInstaller {
     const adapter = adapterHost.httpAdapter;
     if (!adapter) return;
     const limit = this.options.callbackBodyLimit;
-    const onTooLarge = (bytes: number) =>
-      this.logger.warn(
-        `Refused a callback of ${bytes} bytes (callbackBodyLimit is ${limit}); the run stays pending for the poller.`,
-      );
     if (adapter.getType() === 'express') {
-      adapter.use(expressCallbackBodyReader(this.isCallbackPath, limit, onTooLarge));
+      adapter.use(expressCallbackBodyReader(this.isCallbackPath, limit, this.tooLarge));
     } else if (adapter.getType() === 'fastify') {
       adapter.getInstance<FastifyLike>().addHook('onRoute', (route) => {
         const methods = Array.isArray(route.method) ? route.method : [route.method];
@@ -74,12 +78,17 @@ export class ZapierCallbackBodyInstaller {
     }
   }
 
-  /** A body Fastify's parser rejected (400) is kept if it was signed. */
+  /** A body Fastify's parser rejected (400) is kept if it was signed; a 413 is logged. */
   private quarantineUnparsable = async (
     request: FastifyRequestLike,
     _reply: unknown,
     error: { statusCode?: number; message?: string },
   ): Promise<void> => {
+    if (error.statusCode === 413) {
+      const declared = Number(request.headers['content-length']);
+      this.tooLarge(Number.isFinite(declared) ? declared : undefined);
+      return;
+    }
     if (error.statusCode !== 400 || request.zapierRawBody === undefined) return;
     await this.callbacks.quarantineIfSigned(
       request.headers,
