@@ -158,7 +158,8 @@ for (const engine of ['postgres', 'sqlite'] as Engine[]) {
           );
         }
         assert.ok([...eventsPerRun(apps).values()].every((n) => n === 1));
-        assert.ok(apps.every((app) => app.listener.events.length > 0));
+        // Which instance finds each result is a race (one may win all eight); that both share the
+        // work is checked by the test above.
       });
 
       it('pauses every instance after a 429 until its cooldown has passed', async () => {
