@@ -20,7 +20,7 @@ export default tseslint.config(
   },
   {
     // node:test's describe/it return promises the runner tracks itself.
-    files: ['**/*.spec.ts', '**/*.e2e-spec.ts'],
+    files: ['**/*.spec.ts', '**/*e2e-spec.ts'],
     rules: { '@typescript-eslint/no-floating-promises': 'off' },
   },
   {

@@ -29,7 +29,7 @@ function collect(dir, suffix) {
 
 const files = [
   ...collect(join(outDir, 'src'), '.spec.js'),
-  ...collect(join(outDir, 'test'), '.e2e-spec.js'),
+  ...collect(join(outDir, 'test'), 'e2e-spec.js'),
 ]
   .filter((file) => filters.length === 0 || filters.some((f) => file.includes(f)))
   .sort();
@@ -41,33 +41,49 @@ if (files.length === 0) {
 
 const counts = { passed: 0, failed: 0, skipped: 0 };
 const failures = [];
-const stream = run({
-  files,
-  concurrency: Number(process.env.TEST_CONCURRENCY ?? 2),
-  timeout: Number(process.env.TEST_FILE_TIMEOUT_MS ?? 10 * 60_000),
-});
-stream.on('test:pass', ({ details, skip, todo }) => {
-  if (details.type === 'suite') return;
-  if (skip || todo) counts.skipped += 1;
-  else counts.passed += 1;
-});
-stream.on('test:fail', ({ details, name, file }) => {
-  if (details.type === 'suite') return;
-  counts.failed += 1;
-  failures.push(`${relative(root, file ?? '')}: ${name}`);
-});
-stream.compose(spec).pipe(process.stdout);
-stream.on('end', () => {
-  setImmediate(() => {
-    if (failures.length > 0) {
-      console.log('\nFailed tests:');
-      for (const failure of failures) console.log(`  - ${failure}`);
-    }
-    const summary = `${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped`;
-    console.log(`\n${summary}`);
-    // .ci/run prints it again as its very last line, after anything else it ran.
-    mkdirSync(outDir, { recursive: true });
-    writeFileSync(join(outDir, 'test-summary.txt'), `${summary}\n`);
-    process.exitCode = counts.failed > 0 ? 1 : 0;
+
+// Files named *.serial-e2e-spec.js disturb shared services (they restart PostgreSQL), so they
+// run alone, after everything else.
+const isSerial = (file) => file.endsWith('.serial-e2e-spec.js');
+const phases = [
+  {
+    files: files.filter((file) => !isSerial(file)),
+    concurrency: Number(process.env.TEST_CONCURRENCY ?? 2),
+  },
+  { files: files.filter(isSerial), concurrency: 1 },
+].filter((phase) => phase.files.length > 0);
+
+for (const phase of phases) {
+  const stream = run({
+    files: phase.files,
+    concurrency: phase.concurrency,
+    timeout: Number(process.env.TEST_FILE_TIMEOUT_MS ?? 10 * 60_000),
   });
-});
+  stream.on('test:pass', ({ details, skip, todo }) => {
+    if (details.type === 'suite') return;
+    if (skip || todo) counts.skipped += 1;
+    else counts.passed += 1;
+  });
+  stream.on('test:fail', ({ details, name, file }) => {
+    if (details.type === 'suite') return;
+    counts.failed += 1;
+    failures.push(`${relative(root, file ?? '')}: ${name}`);
+  });
+  await new Promise((resolve) => {
+    stream.on('end', resolve);
+    stream.compose(spec).pipe(process.stdout, { end: false });
+  });
+}
+
+// Let the reporters flush what they still hold before the closing lines.
+await new Promise((resolve) => setImmediate(resolve));
+if (failures.length > 0) {
+  console.log('\nFailed tests:');
+  for (const failure of failures) console.log(`  - ${failure}`);
+}
+const summary = `${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped`;
+console.log(`\n${summary}`);
+// .ci/run prints it again as its very last line, after anything else it ran.
+mkdirSync(outDir, { recursive: true });
+writeFileSync(join(outDir, 'test-summary.txt'), `${summary}\n`);
+process.exitCode = counts.failed > 0 ? 1 : 0;

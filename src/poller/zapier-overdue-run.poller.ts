@@ -80,7 +80,12 @@ export class ZapierOverdueRunPoller implements OnApplicationBootstrap, BeforeApp
     try {
       await this.host.readiness?.waitUntilReady();
       await this.expireRetained();
-      if (this.options.polling.enabled) await this.pollDue();
+      if (this.options.polling.enabled) {
+        // A round holds no claim when it starts: any left under this instance's name is from a
+        // round the database failed under, and would otherwise block its run for a whole lease.
+        await this.store.releasePollClaims(this.options.instanceId);
+        await this.pollDue();
+      }
       this.outage.succeeded();
     } catch (error) {
       this.outage.failed(error);
