@@ -17,6 +17,9 @@ export const DEFAULT_API_BASE_URL = 'https://api.zapier.com';
 export const DEFAULT_JWKS_URL = 'https://zapier.com/.well-known/jwks.json';
 export const DEFAULT_CALLBACK_PATH = 'zapier/callbacks';
 
+/** The row of `zapier_api_budget` that every instance of this app shares. */
+export const ZAPIER_BUDGET_KEY = 'default';
+
 /** Zapier keeps run results for 7 days from creation (ZAPIER.md §2). */
 export const ZAPIER_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
 /** Zapier's callback JWT is valid for 5 minutes after issue (ZAPIER.md §3). */

@@ -1,10 +1,14 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ZAPIER_CLOCK, ZAPIER_OPTIONS, ZAPIER_RATE_WINDOW_MS } from '../zapier.constants.js';
+import {
+  ZAPIER_BUDGET_KEY,
+  ZAPIER_CLOCK,
+  ZAPIER_OPTIONS,
+  ZAPIER_RATE_WINDOW_MS,
+} from '../zapier.constants.js';
 import type { ZapierClock } from '../interfaces/zapier-clock.interface.js';
 import type { ResolvedZapierOptions } from '../options/resolve-zapier-options.js';
-import { BUDGET_KEY } from '../storage/zapier-result.recorder.js';
 import { ZapierRunStore } from '../storage/zapier-run.store.js';
 
 /**
@@ -49,13 +53,17 @@ export class ZapierRequestBudget implements BeforeApplicationShutdown {
   async acquire(signal?: AbortSignal): Promise<void> {
     let stop: AbortSignal | undefined;
     for (;;) {
-      const slot = await this.store.reserveSlot(BUDGET_KEY, this.clock.now(), this.intervalMs);
+      const slot = await this.store.reserveSlot(
+        ZAPIER_BUDGET_KEY,
+        this.clock.now(),
+        this.intervalMs,
+      );
       const wait = slot - this.clock.now();
       if (wait <= 0) return;
       stop ??= signal ? AbortSignal.any([this.stopping.signal, signal]) : this.stopping.signal;
       await sleep(wait, undefined, { signal: stop });
       // A 429 may have started a cooldown after this slot was reserved: wait for its end too.
-      const budget = await this.store.readBudget(BUDGET_KEY);
+      const budget = await this.store.readBudget(ZAPIER_BUDGET_KEY);
       if (budget === null || budget.cooldownUntil <= this.clock.now()) return;
     }
   }
@@ -67,7 +75,11 @@ export class ZapierRequestBudget implements BeforeApplicationShutdown {
    */
   async beginCreate(): Promise<void> {
     const now = this.clock.now();
-    await this.store.beginCreate(BUDGET_KEY, now, now + this.options.requestTimeoutMs + 5_000);
+    await this.store.beginCreate(
+      ZAPIER_BUDGET_KEY,
+      now,
+      now + this.options.requestTimeoutMs + 5_000,
+    );
   }
 
   /**
@@ -77,7 +89,7 @@ export class ZapierRequestBudget implements BeforeApplicationShutdown {
    */
   async finishCreate(): Promise<number> {
     try {
-      return await this.store.finishCreate(BUDGET_KEY, this.clock.now());
+      return await this.store.finishCreate(ZAPIER_BUDGET_KEY, this.clock.now());
     } catch {
       return 0;
     }
@@ -86,7 +98,7 @@ export class ZapierRequestBudget implements BeforeApplicationShutdown {
   /** Pauses every instance's requests for `waitMs` after a 429. */
   async cooldown(waitMs: number): Promise<void> {
     const until = this.clock.now() + waitMs;
-    await this.store.startCooldown(BUDGET_KEY, until);
+    await this.store.startCooldown(ZAPIER_BUDGET_KEY, until);
     if (until > this.cooldownLoggedUntil) {
       this.cooldownLoggedUntil = until;
       this.logger.warn(

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
+import { errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyOptions } from 'jose';
 import {
   ZAPIER_CLOCK,
   ZAPIER_OPTIONS,
@@ -24,12 +24,22 @@ import { ZapierKeySet, ZapierKeysUnavailableError } from './zapier-key-set.js';
 export class ZapierSignatureVerifier {
   private readonly logger = new Logger('ZapierSignature');
   readonly keySet: ZapierKeySet;
+  /** What every token is checked against, apart from the time. */
+  private readonly checks: JWTVerifyOptions;
 
   constructor(
-    @Inject(ZAPIER_OPTIONS) private readonly options: ResolvedZapierOptions,
+    @Inject(ZAPIER_OPTIONS) options: ResolvedZapierOptions,
     @Inject(ZAPIER_CLOCK) private readonly clock: ZapierClock,
   ) {
     this.keySet = new ZapierKeySet({ url: options.jwksUrl, ...options.jwks }, clock);
+    this.checks = {
+      algorithms: options.algorithms,
+      requiredClaims: ['exp', 'iat'],
+      maxTokenAge: ZAPIER_TOKEN_LIFETIME_SECONDS,
+      clockTolerance: options.clockToleranceSeconds,
+      issuer: options.issuer,
+      audience: options.audience,
+    };
   }
 
   /** Returns the verified claims, or throws a 401 / 503 `HttpException`. */
@@ -40,12 +50,7 @@ export class ZapierSignatureVerifier {
     }
     try {
       const { payload } = await jwtVerify(token, this.keySet.getKey, {
-        algorithms: this.options.algorithms,
-        requiredClaims: ['exp', 'iat'],
-        maxTokenAge: ZAPIER_TOKEN_LIFETIME_SECONDS,
-        clockTolerance: this.options.clockToleranceSeconds,
-        issuer: this.options.issuer,
-        audience: this.options.audience,
+        ...this.checks,
         currentDate: new Date(this.clock.now()),
       });
       return payload;

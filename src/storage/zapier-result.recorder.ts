@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { ZAPIER_CLOCK, ZAPIER_OPTIONS } from '../zapier.constants.js';
+import { ZAPIER_BUDGET_KEY, ZAPIER_CLOCK, ZAPIER_OPTIONS } from '../zapier.constants.js';
 import type { ZapierClock } from '../interfaces/zapier-clock.interface.js';
 import type { ResolvedZapierOptions } from '../options/resolve-zapier-options.js';
 import { ZapierDispatcher } from '../dispatch/zapier-dispatcher.js';
@@ -9,9 +9,6 @@ import { ZapierRunStore } from './zapier-run.store.js';
 
 /** Whether a result changed the run (`stored`) or the run was terminal already (`duplicate`). */
 export type RecordOutcome = 'stored' | 'duplicate';
-
-/** Budget row shared by the client and the poller (see `ZapierRequestBudget`). */
-export const BUDGET_KEY = 'default';
 
 /**
  * Stores terminal results from callbacks and polls through one path, so a callback and a poll
@@ -57,7 +54,7 @@ export class ZapierResultRecorder {
     const changed = await this.store.storeTerminal(
       [...unique.values()],
       { now, instanceId: this.options.instanceId, claimUntil: now + this.options.delivery.leaseMs },
-      BUDGET_KEY,
+      ZAPIER_BUDGET_KEY,
     );
     this.dispatcher.enqueue([...changed.values()].filter((run) => run.dispatchNextAt <= now));
     const outcomes = items.map((item): RecordOutcome => {
