@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { ZapierSandbox } from '../src/testing/index.js';
-import { ZapierDispatcher } from '../src/dispatch/zapier-dispatcher.js';
+import { ZapierDispatcher } from '../src/delivery/zapier-delivery.runner.js';
 import { freshDatabase, type Engine } from './support/data-sources.js';
 import { postgresSkipReason } from './support/postgres.js';
 import { postCallback, rows, sendCallback, signedRaw } from './support/callbacks.js';

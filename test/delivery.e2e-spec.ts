@@ -3,7 +3,7 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import { Injectable } from '@nestjs/common';
 import { OnEvent } from '@nestjs/event-emitter';
 import { ZapierSandbox } from '../src/testing/index.js';
-import { ZapierDispatcher } from '../src/dispatch/zapier-dispatcher.js';
+import { ZapierDispatcher } from '../src/delivery/zapier-delivery.runner.js';
 import { ZapierRunsService } from '../src/storage/zapier-runs.service.js';
 import { freshDatabase, type Engine } from './support/data-sources.js';
 import { postgresSkipReason } from './support/postgres.js';

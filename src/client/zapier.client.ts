@@ -5,7 +5,7 @@ import type { ZapierClock } from '../interfaces/zapier-clock.interface.js';
 import type { ActionRun } from '../interfaces/action-run.interface.js';
 import type { ResolvedZapierOptions } from '../options/resolve-zapier-options.js';
 import { ZapierRunStore } from '../storage/zapier-run.store.js';
-import { ZapierDispatcher } from '../dispatch/zapier-dispatcher.js';
+import { ZapierDispatcher } from '../delivery/zapier-delivery.runner.js';
 import { validateCallbackUrl } from './callback-url.js';
 import { parseActionRun } from './parse-action-run.js';
 import { retryAfterMs } from './rate-limit-headers.js';

@@ -13,7 +13,7 @@ import { backoffDelay } from '../common/backoff.js';
 import { OutageLog } from '../common/outage-log.js';
 import { ZapierClient } from '../client/zapier.client.js';
 import { ZapierApiError } from '../client/zapier-api.error.js';
-import { ZapierDispatcher } from '../dispatch/zapier-dispatcher.js';
+import { ZapierDispatcher } from '../delivery/zapier-delivery.runner.js';
 import { ZapierResultRecorder } from '../storage/zapier-result.recorder.js';
 import { ZapierRunStore } from '../storage/zapier-run.store.js';
 import type { ClaimContext, PollableRun } from '../storage/stored-run.js';

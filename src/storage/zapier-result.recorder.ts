@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ZAPIER_BUDGET_KEY, ZAPIER_CLOCK, ZAPIER_OPTIONS } from '../zapier.constants.js';
 import type { ZapierClock } from '../interfaces/zapier-clock.interface.js';
 import type { ResolvedZapierOptions } from '../options/resolve-zapier-options.js';
-import { ZapierDispatcher } from '../dispatch/zapier-dispatcher.js';
+import { ZapierDispatcher } from '../delivery/zapier-delivery.runner.js';
 import { GroupCommit } from './group-commit.js';
 import type { TerminalResult } from './stored-run.js';
 import { ZapierRunStore } from './zapier-run.store.js';
