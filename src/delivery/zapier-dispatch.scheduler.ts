@@ -7,7 +7,7 @@ import {
 import { ZAPIER_DISPATCH_JOB, ZAPIER_OPTIONS } from '../zapier.constants.js';
 import type { ResolvedZapierOptions } from '../options/resolve-zapier-options.js';
 import { ZAPIER_HOST, type ZapierHost } from '../zapier-host.provider.js';
-import { ZapierDispatcher } from './zapier-dispatcher.js';
+import { ZapierDispatcher } from './zapier-delivery.runner.js';
 
 /**
  * Runs the delivery sweep at startup (re-emitting what a previous process left undelivered) and
