@@ -9,7 +9,8 @@ import type { AddressInfo } from 'node:net';
 import type { DataSource } from 'typeorm';
 import { ZapierModule } from '../src/zapier.module.js';
 import { ZAPIER_MIGRATIONS } from '../src/storage/migrations/index.js';
-import { ZapierRunStore } from '../src/storage/zapier-run.store.js';
+import { ZapierOutbox } from '../src/storage/outbox.repository.js';
+import { ZapierRunIntake } from '../src/storage/run-intake.repository.js';
 import { PeerModule } from './peer/peer.module.js';
 import { PeerRun } from './peer/peer-run.entity.js';
 import type {
@@ -92,22 +93,25 @@ async function durability(app: INestApplication, spec: ServerSpec): Promise<stri
 const statements: StatementCounts = {};
 
 /**
- * Diagnostics for profiled runs: counts the calls of the store's hot-path methods and the run ids
- * they carried (the batch sizes of the group commit), by wrapping them from the outside.
+ * Diagnostics for profiled runs: counts the calls of the repositories' hot-path methods and the
+ * run ids they carried (the batch sizes of the group commits), by wrapping them from the outside.
  */
 function countStatements(): void {
-  const store = ZapierRunStore.prototype as unknown as Record<
-    string,
-    (this: unknown, ...args: unknown[]) => unknown
-  >;
-  for (const name of ['storeTerminal', 'markDelivered', 'statuses', 'renewDispatchClaims']) {
-    const original = store[name];
-    statements[name] = { calls: 0, rows: 0 };
-    store[name] = function (this: unknown, ...args: unknown[]) {
-      statements[name].calls += 1;
-      statements[name].rows += Array.isArray(args[0]) ? args[0].length : 1;
-      return original.apply(this, args);
-    };
+  const hotPath: Array<[object, string[]]> = [
+    [ZapierRunIntake.prototype, ['storeTerminal', 'statuses']],
+    [ZapierOutbox.prototype, ['markDelivered', 'renewClaims']],
+  ];
+  for (const [prototype, names] of hotPath) {
+    const methods = prototype as Record<string, (this: unknown, ...args: unknown[]) => unknown>;
+    for (const name of names) {
+      const original = methods[name];
+      statements[name] = { calls: 0, rows: 0 };
+      methods[name] = function (this: unknown, ...args: unknown[]) {
+        statements[name].calls += 1;
+        statements[name].rows += Array.isArray(args[0]) ? args[0].length : 1;
+        return original.apply(this, args);
+      };
+    }
   }
 }
 

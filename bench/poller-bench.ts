@@ -8,7 +8,8 @@ import { DataSource } from 'typeorm';
 import { ZapierModule } from '../src/zapier.module.js';
 import { ZAPIER_MIGRATIONS } from '../src/storage/migrations/index.js';
 import { ZAPIER_ENTITIES } from '../src/storage/zapier-storage.entities.js';
-import { ZapierRunStore } from '../src/storage/zapier-run.store.js';
+import { ZapierSql } from '../src/storage/sql/zapier-sql.js';
+import { ZapierRunIntake } from '../src/storage/run-intake.repository.js';
 import { ZapierSandbox } from '../src/testing/index.js';
 import type { BenchDatabase, DatabaseName } from './support/bench-messages.js';
 import { freshBenchDatabase } from './support/bench-databases.js';
@@ -115,15 +116,15 @@ async function recordOverdue(database: BenchDatabase, runIds: string[]): Promise
   });
   await dataSource.initialize();
   try {
-    const store = new ZapierRunStore(dataSource);
+    const intake = new ZapierRunIntake(new ZapierSql(dataSource));
     const now = Date.now();
     for (const runId of runIds) {
-      await store.recordSubmitted({
+      await intake.recordSubmitted({
         runId,
         action: 'bench_action',
         metadata: null,
         submittedAt: now - 10 * 60_000,
-        pollNextAt: now - 1000,
+        firstPollAt: now - 1000,
         now,
       });
     }

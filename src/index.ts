@@ -4,7 +4,7 @@ export {
   ZAPIER_CLOCK,
   ZAPIER_OPTIONS,
   ZAPIER_POLLER_JOB,
-  ZAPIER_DISPATCH_JOB,
+  ZAPIER_DELIVERY_JOB,
   ZAPIER_SIGNATURE_HEADER,
 } from './zapier.constants.js';
 export type {
@@ -19,9 +19,11 @@ export type { ZapierClock } from './interfaces/zapier-clock.interface.js';
 export type {
   ActionRun,
   ZapierCallbackPayload,
+  ZapierDeliveryState,
   ZapierRunError,
   ZapierRunErrorCode,
   ZapierRunResults,
+  ZapierRunSource,
   ZapierRunStatus,
   ZapierTerminalStatus,
 } from './interfaces/action-run.interface.js';
@@ -44,12 +46,12 @@ export {
   OnZapierEvent,
 } from './events/on-zapier-event.decorator.js';
 export { ZapierActionRun } from './storage/zapier-action-run.entity.js';
-export type { ZapierDispatchState, ZapierRunSource } from './storage/zapier-action-run.entity.js';
+
 export { ZapierCallbackQuarantine } from './storage/zapier-callback-quarantine.entity.js';
 export { ZapierApiBudget } from './storage/zapier-api-budget.entity.js';
 export { ZAPIER_ENTITIES } from './storage/zapier-storage.entities.js';
 export { ZAPIER_MIGRATIONS, ZapierInitialSchema1764201600000 } from './storage/migrations/index.js';
-export { ZapierRunsService } from './storage/zapier-runs.service.js';
+export { ZapierRunsService } from './runs/zapier-runs.service.js';
 export { ZapierSignatureGuard } from './signature/zapier-signature.guard.js';
 export { ZapierCallbackService } from './callback/zapier-callback.service.js';
 export type { CallbackReceipt, VerifiedCallback } from './callback/zapier-callback.service.js';
@@ -59,8 +61,8 @@ export {
   ZapierSignatureException,
   ZapierUnavailableException,
 } from './errors/zapier-http.exceptions.js';
-export { ZapierCallbackUrlError, validateCallbackUrl } from './client/callback-url.js';
-export type { ZapierCallbackUrlRule } from './client/callback-url.js';
+export { ZapierCallbackUrlError, validateCallbackUrl } from './common/callback-url.js';
+export type { ZapierCallbackUrlRule } from './common/callback-url.js';
 export { ZapierClient } from './client/zapier.client.js';
 export type { CreateActionRunInput } from './client/zapier.client.js';
 export { ZapierApiError, ZapierRunNotRecordedError } from './client/zapier-api.error.js';

@@ -8,7 +8,7 @@ export const ZAPIER_DATA_SOURCE_NAME = 'zapier:data-source-name';
 /** Name of the poller's interval in `SchedulerRegistry`. @publicApi */
 export const ZAPIER_POLLER_JOB = 'zapier:poller';
 /** Name of the delivery sweep's interval in `SchedulerRegistry`. @publicApi */
-export const ZAPIER_DISPATCH_JOB = 'zapier:dispatcher';
+export const ZAPIER_DELIVERY_JOB = 'zapier:delivery';
 
 /** Header Zapier puts the callback JWT in. */
 export const ZAPIER_SIGNATURE_HEADER = 'zapier-callback-signature';
@@ -20,9 +20,9 @@ export const DEFAULT_CALLBACK_PATH = 'zapier/callbacks';
 /** The row of `zapier_api_budget` that every instance of this app shares. */
 export const ZAPIER_BUDGET_KEY = 'default';
 
-/** Zapier keeps run results for 7 days from creation (ZAPIER.md §2). */
+/** Zapier keeps run results for 7 days from creation (docs/decisions.md#f2). */
 export const ZAPIER_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
-/** Zapier's callback JWT is valid for 5 minutes after issue (ZAPIER.md §3). */
+/** Zapier's callback JWT is valid for 5 minutes after issue (docs/decisions.md#f3-signature). */
 export const ZAPIER_TOKEN_LIFETIME_SECONDS = 300;
-/** Zapier's rate-limit window and the cooldown a 429 starts (ZAPIER.md §4). */
+/** Zapier's rate-limit window and the cooldown a 429 starts (docs/decisions.md#f4). */
 export const ZAPIER_RATE_WINDOW_MS = 60_000;

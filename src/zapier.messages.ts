@@ -11,14 +11,18 @@ export const ZapierMessages = {
     'ZapierModule needs EventEmitter2, which nothing provides; add EventEmitterModule.forRoot() (from @nestjs/event-emitter) to your AppModule imports.',
   missingScheduler: () =>
     'ZapierModule needs SchedulerRegistry, which nothing provides; add ScheduleModule.forRoot() (from @nestjs/schedule) to your AppModule imports.',
-  entityNotRegistered: (dataSource: string) =>
-    `The TypeORM data source "${dataSource}" does not know the ZapierActionRun entity; set autoLoadEntities: true in TypeOrmModule.forRoot(), or add ZapierActionRun and ZapierCallbackQuarantine to its entities.`,
+  missingDataSource: (dataSource: string) =>
+    `ZapierModule needs the TypeORM data source "${dataSource}", which nothing provides; add TypeOrmModule.forRoot()${dataSource === 'default' ? '' : ` with name: '${dataSource}'`} (from @nestjs/typeorm) to your AppModule imports.`,
+  entitiesNotRegistered: (dataSource: string, missing: readonly string[]) =>
+    `The TypeORM data source "${dataSource}" does not know the ${missing.join(', ')} ${missing.length === 1 ? 'entity' : 'entities'}; set autoLoadEntities: true in TypeOrmModule.forRoot(), or add ZAPIER_ENTITIES (ZapierActionRun, ZapierCallbackQuarantine, ZapierApiBudget) to its entities.`,
   tableMissing: (table: string, cause: string) =>
     `Table "${table}" does not exist (${cause}); run the migrations exported as ZAPIER_MIGRATIONS, or set synchronize: true for a quick start.`,
   unsupportedDatabase: (type: string) =>
     `ZapierModule stores runs in PostgreSQL or SQLite (better-sqlite3); the data source is "${type}".`,
-  sqliteDurability: (level: number) =>
-    `SQLite's synchronous pragma was ${level}; set it to FULL (2) so that a 2xx to Zapier always means a commit that survives a power loss.`,
+  sqliteDurabilitySet: (level: number) =>
+    `SQLite's synchronous pragma was ${level}; the module set it to FULL (2), so that a 2xx to Zapier always means a commit that survives a power loss.`,
+  storageCheckFailed: (cause: string) =>
+    `Could not check the module's tables at startup (${cause}); callbacks are answered 503 until the database answers.`,
   storageUnavailable: () => 'The run store is unavailable; Zapier will retry this callback.',
   keysUnavailable: () =>
     "Zapier's signing keys could not be fetched; Zapier will retry this callback.",

@@ -15,7 +15,9 @@ import type {
 import type { ZapierClock } from './interfaces/zapier-clock.interface.js';
 import { resolveZapierOptions } from './options/resolve-zapier-options.js';
 import { ZAPIER_ENTITIES } from './storage/zapier-storage.entities.js';
-import { ZapierRunStore } from './storage/zapier-run.store.js';
+import { ZapierSql } from './storage/sql/zapier-sql.js';
+import { ZapierConfigurationError } from './errors/zapier-configuration.error.js';
+import { ZapierMessages } from './zapier.messages.js';
 import { createZapierCallbackController } from './callback/zapier-callback.controller.js';
 import {
   ZAPIER_CALLBACK_PATH,
@@ -62,9 +64,17 @@ function withExtras(definition: DynamicModule, extras: ZapierModuleExtras): Dyna
     { provide: ZAPIER_CALLBACK_PATH, useValue: path },
     { provide: ZAPIER_DATA_SOURCE_NAME, useValue: extras.dataSource ?? 'default' },
     {
-      provide: ZapierRunStore,
-      useFactory: (dataSource: DataSource) => new ZapierRunStore(dataSource),
-      inject: [dataSourceToken],
+      provide: ZapierSql,
+      // Optional, so that a missing TypeOrmModule.forRoot() fails with a message naming it.
+      useFactory: (dataSource: DataSource | undefined) => {
+        if (!dataSource) {
+          throw new ZapierConfigurationError(
+            ZapierMessages.missingDataSource(extras.dataSource ?? 'default'),
+          );
+        }
+        return new ZapierSql(dataSource);
+      },
+      inject: [{ token: dataSourceToken, optional: true }],
     },
     ...(registerController ? [ZapierCallbackBodyInstaller] : []),
   ];
@@ -74,9 +84,20 @@ function withExtras(definition: DynamicModule, extras: ZapierModuleExtras): Dyna
     imports: [
       ...(definition.imports ?? []),
       DiscoveryModule,
-      TypeOrmModule.forFeature(ZAPIER_ENTITIES, extras.dataSource),
+      entitiesOf(extras.dataSource),
     ],
     controllers: registerController ? [createZapierCallbackController(path)] : [],
     providers: [...(definition.providers ?? []), ...providers],
   };
+}
+
+/**
+ * Registers the module's entities with the data source (for the host's `autoLoadEntities`)
+ * without `forFeature`'s repository providers: the module runs its own statements, and those
+ * providers would fail on a missing `TypeOrmModule.forRoot()` with Nest's generic error before
+ * the module could say which import to add.
+ */
+function entitiesOf(dataSource: string | undefined): DynamicModule {
+  const feature = TypeOrmModule.forFeature(ZAPIER_ENTITIES, dataSource);
+  return { module: feature.module, providers: [], exports: [] };
 }

@@ -5,15 +5,22 @@ import { ZapierConfigurableModule } from './zapier.module-definition.js';
 import { ZapierSignatureVerifier } from './signature/zapier-signature.verifier.js';
 import { ZapierSignatureGuard } from './signature/zapier-signature.guard.js';
 import { ZapierCallbackService } from './callback/zapier-callback.service.js';
-import { ZapierResultRecorder } from './storage/zapier-result.recorder.js';
 import { ZapierStorageCheck } from './storage/zapier-storage.check.js';
-import { ZapierRunsService } from './storage/zapier-runs.service.js';
-import { ZapierDispatcher } from './delivery/zapier-delivery.runner.js';
-import { ZapierDispatchScheduler } from './delivery/zapier-dispatch.scheduler.js';
+import { ZapierClaimedDeliveries } from './storage/claimed-deliveries.js';
+import { ZapierRunIntake } from './storage/run-intake.repository.js';
+import { ZapierPollQueue } from './storage/poll-queue.repository.js';
+import { ZapierOutbox } from './storage/outbox.repository.js';
+import { ZapierBudgetRepository } from './storage/request-budget.repository.js';
+import { ZapierQuarantineRepository } from './storage/quarantine.repository.js';
+import { ZapierRunLifecycle } from './runs/zapier-run-lifecycle.js';
+import { ZapierPollSchedule } from './runs/zapier-poll-schedule.js';
+import { ZapierRunsService } from './runs/zapier-runs.service.js';
+import { ZapierDeliveryRunner } from './delivery/zapier-delivery.runner.js';
+import { ZapierDeliveryScheduler } from './delivery/zapier-delivery.scheduler.js';
 import { ZapierListenerInspector } from './delivery/zapier-listener-inspector.js';
+import { ZapierRequestBudget } from './budget/zapier-request-budget.js';
 import { ZapierClient } from './client/zapier.client.js';
 import { ZapierHttp } from './client/zapier-http.js';
-import { ZapierRequestBudget } from './client/zapier-request-budget.js';
 import { ZapierOverdueRunPoller } from './poller/zapier-overdue-run.poller.js';
 
 /**
@@ -40,11 +47,18 @@ import { ZapierOverdueRunPoller } from './poller/zapier-overdue-run.poller.js';
     ZapierSignatureVerifier,
     ZapierSignatureGuard,
     ZapierCallbackService,
-    ZapierResultRecorder,
     ZapierStorageCheck,
+    ZapierClaimedDeliveries,
+    ZapierRunIntake,
+    ZapierPollQueue,
+    ZapierOutbox,
+    ZapierBudgetRepository,
+    ZapierQuarantineRepository,
+    ZapierRunLifecycle,
+    ZapierPollSchedule,
     ZapierRunsService,
-    ZapierDispatcher,
-    ZapierDispatchScheduler,
+    ZapierDeliveryRunner,
+    ZapierDeliveryScheduler,
     ZapierListenerInspector,
     ZapierHttp,
     ZapierRequestBudget,

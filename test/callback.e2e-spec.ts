@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { ZapierSandbox } from '../src/testing/index.js';
-import { ZapierDispatcher } from '../src/delivery/zapier-delivery.runner.js';
+import { ZapierDeliveryRunner } from '../src/delivery/zapier-delivery.runner.js';
 import { freshDatabase, type Engine } from './support/data-sources.js';
 import { postgresSkipReason } from './support/postgres.js';
 import { postCallback, rows, sendCallback, signedRaw } from './support/callbacks.js';
@@ -83,7 +83,7 @@ for (const { adapter, engine, async } of cases) {
         const [r] = (await rows(zapier.dataSource, 'zapier_action_runs')).filter(
           (x) => x.run_id === id,
         );
-        return r.dispatch_state === 'delivered';
+        return r.delivery_state === 'delivered';
       });
     });
 
@@ -283,6 +283,6 @@ for (const { adapter, engine, async } of cases) {
   });
 }
 
-function app(zapier: ZapierApp): ZapierDispatcher {
-  return zapier.app.get(ZapierDispatcher);
+function app(zapier: ZapierApp): ZapierDeliveryRunner {
+  return zapier.app.get(ZapierDeliveryRunner);
 }

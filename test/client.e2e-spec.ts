@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { ZapierCallbackUrlError } from '../src/client/callback-url.js';
+import { ZapierCallbackUrlError } from '../src/common/callback-url.js';
 import { ZapierApiError } from '../src/client/zapier-api.error.js';
 import { postgresSkipReason } from './support/postgres.js';
 import {
@@ -53,7 +53,7 @@ describeOnEachEngine('ZapierClient against the sandbox', 'h2_client', pgSkip, (s
     assert.deepEqual(row.metadata, { orderId: 42 });
     assert.ok(row.submittedAt !== null && row.submittedAt >= before && row.submittedAt <= after);
     assert.equal(row.pollNextAt, row.submittedAt + 60_000);
-    assert.equal(row.dispatchState, 'none');
+    assert.equal(row.deliveryState, 'none');
     await sandbox.whenIdle();
     assert.equal(zapier.listener.events.length, 0);
   });
@@ -315,7 +315,7 @@ describeOnEachEngine('ZapierClient against the sandbox', 'h2_client', pgSkip, (s
     const row = await readRun(zapier.dataSource, id);
     assert.equal(row?.status, 'success');
     assert.equal(row?.source, 'callback');
-    assert.equal(row?.dispatchState, 'delivered');
+    assert.equal(row?.deliveryState, 'delivered');
     assert.equal(row?.action, 'act_1');
     assert.ok(row?.submittedAt !== null);
   });

@@ -107,7 +107,7 @@ describe(
           const stored = (await readDispatchStates(dataSource)).get(runId);
           assert.deepEqual(stored, {
             status: 'success',
-            dispatchState: 'pending',
+            deliveryState: 'pending',
             claimedBy: first.instanceId,
           });
           assert.equal(completedPerRun(await readDeliveryLog(dataSource)).size, 0);
@@ -140,7 +140,7 @@ describe(
           );
           await first.crash();
           const states = await readDispatchStates(dataSource);
-          for (const id of runIds) assert.equal(states.get(id)?.dispatchState, 'pending');
+          for (const id of runIds) assert.equal(states.get(id)?.deliveryState, 'pending');
           assert.equal(completedPerRun(await readDeliveryLog(dataSource)).size, 0);
 
           await start('b');
@@ -231,8 +231,8 @@ describe(
           const states = await readDispatchStates(dataSource);
           for (const id of runIds) {
             const state = states.get(id);
-            if (finished.has(id)) assert.equal(state?.dispatchState, 'delivered', id);
-            else assert.deepEqual([state?.dispatchState, state?.claimedBy], ['pending', null], id);
+            if (finished.has(id)) assert.equal(state?.deliveryState, 'delivered', id);
+            else assert.deepEqual([state?.deliveryState, state?.claimedBy], ['pending', null], id);
           }
 
           await start('b', { options: { delivery: { leaseMs: 20_000 } } });
@@ -258,7 +258,7 @@ async function deliveredWithin(
     `${runIds.length} run(s) delivered`,
     async () => {
       const states = await readDispatchStates(dataSource);
-      return runIds.every((id) => states.get(id)?.dispatchState === 'delivered');
+      return runIds.every((id) => states.get(id)?.deliveryState === 'delivered');
     },
     timeoutMs,
   );

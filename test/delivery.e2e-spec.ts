@@ -3,8 +3,8 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import { Injectable } from '@nestjs/common';
 import { OnEvent } from '@nestjs/event-emitter';
 import { ZapierSandbox } from '../src/testing/index.js';
-import { ZapierDispatcher } from '../src/delivery/zapier-delivery.runner.js';
-import { ZapierRunsService } from '../src/storage/zapier-runs.service.js';
+import { ZapierDeliveryRunner } from '../src/delivery/zapier-delivery.runner.js';
+import { ZapierRunsService } from '../src/runs/zapier-runs.service.js';
 import { freshDatabase, type Engine } from './support/data-sources.js';
 import { postgresSkipReason } from './support/postgres.js';
 import { cutPostgresDatabase } from './support/postgres-outage.js';
@@ -35,7 +35,7 @@ async function readRuns(zapier: ZapierApp): Promise<Map<string, Record<string, u
   }
 }
 
-async function dispatchState(
+async function deliveryState(
   zapier: ZapierApp,
   runId: string,
 ): Promise<Record<string, unknown> | undefined> {
@@ -116,12 +116,12 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
       await eventually(
         'a failed attempt',
         async () =>
-          typeof (await dispatchState(zapier, 'arun_retry'))?.dispatch_last_error === 'string',
+          typeof (await deliveryState(zapier, 'arun_retry'))?.delivery_last_error === 'string',
         5000,
       );
-      const failed = await dispatchState(zapier, 'arun_retry');
-      assert.equal(failed?.dispatch_state, 'pending');
-      assert.match(String(failed?.dispatch_last_error), /listener failure 1/);
+      const failed = await deliveryState(zapier, 'arun_retry');
+      assert.equal(failed?.delivery_state, 'pending');
+      assert.match(String(failed?.delivery_last_error), /listener failure 1/);
       const started = Date.now();
       await zapier.listener.waitFor(1, 60_000);
       assert.ok(Date.now() - started < 60_000);
@@ -129,7 +129,7 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
       assert.equal(heard.event.attempt, 2);
       await eventually(
         'the condition',
-        async () => (await dispatchState(zapier, 'arun_retry'))?.dispatch_state === 'delivered',
+        async () => (await deliveryState(zapier, 'arun_retry'))?.delivery_state === 'delivered',
       );
       assert.ok(
         zapier.logger.find('warn', /arun_retry: a listener failed on attempt 1/).length === 1,
@@ -153,12 +153,12 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
       );
       await eventually(
         'parking',
-        async () => (await dispatchState(zapier, 'arun_park'))?.dispatch_state === 'parked',
+        async () => (await deliveryState(zapier, 'arun_park'))?.delivery_state === 'parked',
         10_000,
       );
       const runs = zapier.app.get(ZapierRunsService);
       assert.deepEqual(
-        (await runs.findUndeliverable()).map((run) => [run.runId, run.dispatchAttempts]),
+        (await runs.findUndeliverable()).map((run) => [run.runId, run.deliveryAttempts]),
         [['arun_park', 3]],
       );
       assert.equal(
@@ -173,7 +173,7 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
       assert.equal(zapier.listener.events[0].event.attempt, 1);
       await eventually(
         'the condition',
-        async () => (await dispatchState(zapier, 'arun_park'))?.dispatch_state === 'delivered',
+        async () => (await deliveryState(zapier, 'arun_park'))?.delivery_state === 'delivered',
       );
       assert.deepEqual(await runs.findUndeliverable(), []);
       assert.equal(await runs.redeliver('unknown'), false);
@@ -199,10 +199,10 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
         'the running delivery finished before the app closed',
       );
       const states = await readRuns(zapier);
-      assert.equal(states.get('arun_s1')?.dispatch_state, 'delivered');
+      assert.equal(states.get('arun_s1')?.delivery_state, 'delivered');
       for (const id of ['arun_s2', 'arun_s3']) {
-        assert.equal(states.get(id)?.dispatch_state, 'pending');
-        assert.equal(states.get(id)?.dispatch_claimed_by, null, 'released for another instance');
+        assert.equal(states.get(id)?.delivery_state, 'pending');
+        assert.equal(states.get(id)?.delivery_claimed_by, null, 'released for another instance');
       }
     });
 
@@ -272,7 +272,7 @@ describe('delivery across two instances on PostgreSQL', { skip: pgSkip }, () => 
     const [row] = (await rows(first.dataSource, 'zapier_action_runs')).filter(
       (r) => r.run_id === 'arun_lease',
     );
-    assert.equal(row.dispatch_state, 'delivered');
+    assert.equal(row.delivery_state, 'delivered');
   });
 
   it('delivers each run exactly once when duplicates hit both instances at once', async () => {
@@ -294,8 +294,8 @@ describe('delivery across two instances on PostgreSQL', { skip: pgSkip }, () => 
       () => first.listener.events.length + second.listener.events.length >= 51,
       10_000,
     );
-    await first.app.get(ZapierDispatcher).whenIdle();
-    await second.app.get(ZapierDispatcher).whenIdle();
+    await first.app.get(ZapierDeliveryRunner).whenIdle();
+    await second.app.get(ZapierDeliveryRunner).whenIdle();
     const heard = [...first.listener.events, ...second.listener.events].map((e) => e.event.runId);
     for (let i = 0; i < 50; i++)
       assert.equal(heard.filter((id) => id === `arun_dup_${i}`).length, 1);
@@ -324,7 +324,7 @@ describe('delivery across two instances on PostgreSQL', { skip: pgSkip }, () => 
       ...second.logger.find(level, pattern),
     ];
     assert.equal(find('error', /Storing callbacks failed/).length, 1);
-    // The dispatchers' sweeps of both instances ran during the outage: once per instance at most.
+    // The delivery sweeps of both instances ran during the outage: once per instance at most.
     assert.ok(find('error', /Recording event deliveries failed/).length <= 2);
     await eventually(
       'recovery',

@@ -13,7 +13,7 @@ import { EventEmitterModule, OnEvent } from '@nestjs/event-emitter';
 import { ScheduleModule } from '@nestjs/schedule';
 import { Test } from '@nestjs/testing';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import type { DataSourceOptions } from 'typeorm';
+import { DataSource, type DataSourceOptions } from 'typeorm';
 import { ZapierModule } from '../src/zapier.module.js';
 import { ZapierMessages } from '../src/zapier.messages.js';
 import { ZapierCallbackService } from '../src/callback/zapier-callback.service.js';
@@ -22,6 +22,8 @@ import { OnRunCompleted } from '../src/events/on-zapier-event.decorator.js';
 import type { RunCompletedEvent } from '../src/events/run-completed.event.js';
 import { ZAPIER_MIGRATIONS } from '../src/storage/migrations/index.js';
 import { ZAPIER_ENTITIES } from '../src/storage/zapier-storage.entities.js';
+import { ZapierActionRun } from '../src/storage/zapier-action-run.entity.js';
+import { ZapierCallbackQuarantine } from '../src/storage/zapier-callback-quarantine.entity.js';
 import { ZapierSandbox } from '../src/testing/index.js';
 import { freshDatabase } from './support/data-sources.js';
 import { sendCallback } from './support/callbacks.js';
@@ -182,7 +184,41 @@ describe('ZapierModule setup', () => {
       ScheduleModule.forRoot(),
       ZapierModule.forRoot({}),
     ]);
-    assert.equal(error.message, ZapierMessages.entityNotRegistered('default'));
+    assert.equal(
+      error.message,
+      ZapierMessages.entitiesNotRegistered('default', [
+        'ZapierActionRun',
+        'ZapierCallbackQuarantine',
+        'ZapierApiBudget',
+      ]),
+    );
+  });
+
+  it('names the one entity missing from a hand-written list', async () => {
+    const options = await sqlite('setup_entities_partial');
+    const error = await bootError([
+      TypeOrmModule.forRoot({
+        ...options,
+        entities: [ZapierActionRun, ZapierCallbackQuarantine],
+        synchronize: true,
+      }),
+      EventEmitterModule.forRoot(),
+      ScheduleModule.forRoot(),
+      ZapierModule.forRoot({}),
+    ]);
+    assert.equal(
+      error.message,
+      ZapierMessages.entitiesNotRegistered('default', ['ZapierApiBudget']),
+    );
+  });
+
+  it('says which import to add when TypeOrmModule is missing', async () => {
+    const error = await bootError([
+      EventEmitterModule.forRoot(),
+      ScheduleModule.forRoot(),
+      ZapierModule.forRoot({}),
+    ]);
+    assert.equal(error.message, ZapierMessages.missingDataSource('default'));
   });
 
   it('says to run the migrations when the tables do not exist', async () => {
@@ -194,6 +230,21 @@ describe('ZapierModule setup', () => {
       ZapierModule.forRoot({}),
     ]);
     assert.match(error.message, /Table "zapier_action_runs" does not exist.*ZAPIER_MIGRATIONS/);
+  });
+
+  it('checks every table, not only the runs table', async () => {
+    const options = await sqlite('setup_tables_partial');
+    const seed = new DataSource({ ...options, entities: [ZapierActionRun, ZapierCallbackQuarantine] });
+    await seed.initialize();
+    await seed.synchronize();
+    await seed.destroy();
+    const error = await bootError([
+      TypeOrmModule.forRoot({ ...options, autoLoadEntities: true }),
+      EventEmitterModule.forRoot(),
+      ScheduleModule.forRoot(),
+      ZapierModule.forRoot({}),
+    ]);
+    assert.match(error.message, /^Table "zapier_api_budget" does not exist/);
   });
 
   it('works with the entities listed by hand and synchronize instead of migrations', async () => {

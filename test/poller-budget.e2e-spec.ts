@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
-import { ZapierRequestBudget } from '../src/client/zapier-request-budget.js';
+import { ZapierRequestBudget } from '../src/budget/zapier-request-budget.js';
 import type { ZapierModuleOptions } from '../src/interfaces/zapier-module-options.interface.js';
 import type { ZapierSandbox } from '../src/testing/zapier-sandbox.js';
 import { freshDatabase, type Engine } from './support/data-sources.js';

@@ -187,7 +187,7 @@ describeOnEachEngine('poller against the sandbox', 'h2_poller', pgSkip, (setup) 
     for (const id of ids) assert.equal(zapier.listener.forRun(id).length, 1, id);
     assert.equal(zapier.listener.events.length, count);
     const rows = await readRuns(zapier.dataSource);
-    assert.ok(rows.every((row) => row.status === 'success' && row.dispatchState === 'delivered'));
+    assert.ok(rows.every((row) => row.status === 'success' && row.deliveryState === 'delivered'));
     // Both paths really took part (otherwise this raced nothing).
     assert.ok(polls(sandbox).length > 0);
     assert.ok(sandbox.deliveries.length >= count);

@@ -19,7 +19,7 @@ describe('public API', () => {
       'RunExpiredEvent',
       'RunFailedEvent',
       'ZAPIER_CLOCK',
-      'ZAPIER_DISPATCH_JOB',
+      'ZAPIER_DELIVERY_JOB',
       'ZAPIER_ENTITIES',
       'ZAPIER_MIGRATIONS',
       'ZAPIER_MODULE_OPTIONS',

@@ -19,7 +19,7 @@ export interface ServerSpec {
   diagnose?: boolean;
 }
 
-/** Calls of one `ZapierRunStore` method and the rows (run ids) they carried. */
+/** Calls of one repository method and the rows (run ids) they carried. */
 export type StatementCounts = Record<string, { calls: number; rows: number }>;
 
 export interface ServerStats {

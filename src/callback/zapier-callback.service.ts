@@ -8,8 +8,7 @@ import {
 } from '../errors/zapier-http.exceptions.js';
 import { OutageLog } from '../common/outage-log.js';
 import { ZapierSignatureVerifier } from '../signature/zapier-signature.verifier.js';
-import { ZapierResultRecorder } from '../storage/zapier-result.recorder.js';
-import { ZapierRunStore } from '../storage/zapier-run.store.js';
+import { ZapierRunLifecycle } from '../runs/zapier-run-lifecycle.js';
 import { parseActionRunCallback } from './parse-action-run-callback.js';
 
 /** A callback whose signature verified, as the route received it. */
@@ -42,8 +41,7 @@ export class ZapierCallbackService {
   private readonly outage = new OutageLog(this.logger, 'Storing callbacks');
 
   constructor(
-    private readonly recorder: ZapierResultRecorder,
-    private readonly store: ZapierRunStore,
+    private readonly runs: ZapierRunLifecycle,
     private readonly verifier: ZapierSignatureVerifier,
     @Inject(ZAPIER_CLOCK) private readonly clock: ZapierClock,
   ) {}
@@ -63,7 +61,7 @@ export class ZapierCallbackService {
     if (!parsed.ok) await this.reject(parsed.runId, parsed.problems, rawPayload, receivedAt);
     const { value } = parsed as Extract<typeof parsed, { ok: true }>;
     try {
-      const outcome = await this.recorder.record({
+      const outcome = await this.runs.recordResult({
         ...value,
         rawPayload,
         source: 'callback',
@@ -118,7 +116,7 @@ export class ZapierCallbackService {
     rawBody: string,
     receivedAt: number,
   ): Promise<void> {
-    await this.store.quarantine({ runId, reason, rawBody, receivedAt });
+    await this.runs.quarantine({ runId, reason, rawBody, receivedAt });
     this.logger.warn(
       `Quarantined a signed callback${runId ? ` for run ${runId}` : ''} (${rawBody.length} bytes): ${reason}. The run stays pending; the poller will read its result.`,
     );

@@ -4,14 +4,13 @@ import { ZAPIER_CLOCK, ZAPIER_OPTIONS } from '../zapier.constants.js';
 import type { ZapierClock } from '../interfaces/zapier-clock.interface.js';
 import type { ActionRun } from '../interfaces/action-run.interface.js';
 import type { ResolvedZapierOptions } from '../options/resolve-zapier-options.js';
-import { ZapierRunStore } from '../storage/zapier-run.store.js';
-import { ZapierDispatcher } from '../delivery/zapier-delivery.runner.js';
-import { validateCallbackUrl } from './callback-url.js';
+import { ZapierRequestBudget } from '../budget/zapier-request-budget.js';
+import { ZapierRunLifecycle } from '../runs/zapier-run-lifecycle.js';
+import { validateCallbackUrl } from '../common/callback-url.js';
 import { parseActionRun } from './parse-action-run.js';
 import { retryAfterMs } from './rate-limit-headers.js';
 import { parseErrorItems, ZapierApiError, ZapierRunNotRecordedError } from './zapier-api.error.js';
 import { ZapierHttp, type ZapierResponse } from './zapier-http.js';
-import { ZapierRequestBudget } from './zapier-request-budget.js';
 
 /**
  * What `ZapierClient.createActionRun()` takes.
@@ -31,7 +30,7 @@ export interface CreateActionRunInput {
   metadata?: Record<string, unknown>;
 }
 
-/** A 429 on a create is retried after Zapier's wait this many times (ZAPIER.md decision 5). */
+/** A 429 on a create is retried after Zapier's wait this many times (docs/decisions.md#d5). */
 const CREATE_RETRIES_ON_429 = 3;
 /** Waits between attempts to record a created run while the database is unreachable. */
 const RECORD_RETRY_DELAYS_MS = [100, 500, 2000];
@@ -39,7 +38,8 @@ const RECORD_RETRY_DELAYS_MS = [100, 500, 2000];
 /**
  * Starts action runs through Zapier's API and reads them back. Every request goes through the
  * shared request budget (see `ZapierRequestBudget`). Each run it starts is recorded as pending
- * with its metadata, so its callback (or, failing that, the poller) completes it.
+ * with its metadata (see `ZapierRunLifecycle`), so its callback (or, failing that, the poller)
+ * completes it.
  *
  * @publicApi
  */
@@ -51,8 +51,7 @@ export class ZapierClient {
   constructor(
     private readonly http: ZapierHttp,
     private readonly budget: ZapierRequestBudget,
-    private readonly store: ZapierRunStore,
-    private readonly dispatcher: ZapierDispatcher,
+    private readonly runs: ZapierRunLifecycle,
     @Inject(ZAPIER_OPTIONS) private readonly options: ResolvedZapierOptions,
     @Inject(ZAPIER_CLOCK) private readonly clock: ZapierClock,
   ) {}
@@ -79,7 +78,7 @@ export class ZapierClient {
         ? { data: { ...fields, inputs: input.inputs } }
         : { ...fields, input: input.inputs };
     const response = await this.send('create', 'POST', '/v2/action-runs/', body);
-    // The create counts as in flight until its run is recorded (see ZapierRequestBudget).
+    // The create counts as in flight until its run is recorded (see ZapierRunLifecycle).
     try {
       const data = (response.body as { data?: { id?: unknown } } | undefined)?.data;
       if (typeof data?.id !== 'string' || data.id === '') {
@@ -91,7 +90,7 @@ export class ZapierClient {
       await this.record(data.id, input);
       return { id: data.id };
     } finally {
-      await this.finishCreate();
+      await this.runs.finishCreate();
     }
   }
 
@@ -169,37 +168,26 @@ export class ZapierClient {
     signal: AbortSignal | undefined,
   ): Promise<ZapierResponse> {
     if (kind === 'read') return this.http.send(method, path, body, signal);
-    await this.budget.beginCreate();
+    await this.runs.beginCreate();
     let response: ZapierResponse;
     try {
       response = await this.http.send(method, path, body, signal);
     } catch (error) {
-      await this.finishCreate();
+      await this.runs.finishCreate();
       throw error;
     }
-    if (response.status < 200 || response.status >= 300) await this.finishCreate();
+    if (response.status < 200 || response.status >= 300) await this.runs.finishCreate();
     return response;
   }
 
-  private async finishCreate(): Promise<void> {
-    // The last create to finish releases the deliveries held back for unknown runs.
-    if ((await this.budget.finishCreate()) > 0) void this.dispatcher.sweep();
-  }
-
   private async record(runId: string, input: CreateActionRunInput): Promise<void> {
-    const submittedAt = this.clock.now();
     for (let attempt = 0; ; attempt++) {
       try {
-        const { deliveryReleased } = await this.store.recordSubmitted({
+        await this.runs.recordSubmitted({
           runId,
           action: input.action,
           metadata: input.metadata ?? null,
-          submittedAt,
-          pollNextAt: submittedAt + this.options.polling.overdueAfterMs,
-          now: this.clock.now(),
         });
-        // The callback was faster and its event waited for this metadata: deliver it now.
-        if (deliveryReleased) void this.dispatcher.sweep();
         return;
       } catch (error) {
         if (attempt >= RECORD_RETRY_DELAYS_MS.length) {

@@ -3,10 +3,10 @@ import { RunExpiredEvent, type RunExpiredReason } from '../events/run-expired.ev
 import { RunFailedEvent } from '../events/run-failed.event.js';
 import { ZapierEvents, type ZapierEventName } from '../events/zapier.events.js';
 import type { ZapierRunEvent } from '../events/zapier-run-event.js';
-import type { DispatchableRun } from '../storage/stored-run.js';
+import type { DeliverableRun } from '../storage/stored-run.js';
 
 /** The event name and payload a stored run is delivered as. */
-export function buildRunEvent(run: DispatchableRun): {
+export function buildRunEvent(run: DeliverableRun): {
   name: ZapierEventName;
   event: ZapierRunEvent;
 } {

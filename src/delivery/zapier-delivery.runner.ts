@@ -1,86 +1,86 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ZAPIER_CLOCK, ZAPIER_OPTIONS } from '../zapier.constants.js';
 import { ZAPIER_HOST, type ZapierHost } from '../zapier-host.provider.js';
 import type { ZapierClock } from '../interfaces/zapier-clock.interface.js';
 import type { ResolvedZapierOptions } from '../options/resolve-zapier-options.js';
 import { backoffDelay } from '../common/backoff.js';
+import { LeaseKeeper } from '../common/lease-keeper.js';
 import { OutageLog } from '../common/outage-log.js';
-import type { DispatchableRun } from '../storage/stored-run.js';
-import { ZapierRunStore } from '../storage/zapier-run.store.js';
+import { ZapierClaimedDeliveries } from '../storage/claimed-deliveries.js';
+import { GroupCommit } from '../storage/group-commit.js';
+import { ZapierOutbox } from '../storage/outbox.repository.js';
+import type { DeliverableRun } from '../storage/stored-run.js';
 import { buildRunEvent } from './build-run-event.js';
 
-/** How long finished deliveries may wait to be recorded together, and how many at most. */
-const RECORD_DELAY_MS = 20;
-const RECORD_BATCH = 250;
+/** Most delivered marks written in one statement. */
+const MARK_BATCH = 250;
 
 /**
- * Delivers run events to listeners at least once, with the run row as the outbox.
+ * Delivers run events to listeners at least once, from the outbox.
  *
- * A run reaches the dispatcher already claimed by this instance (right after its result was
- * committed, or by the sweep). It is emitted with `emitAsync`, so a listener that throws (and
- * whose errors are not suppressed, see `ZapierListenerInspector`) makes the attempt fail; the run
- * is then retried with backoff, and parked after `maxAttempts`. While a delivery runs, this
- * instance renews its claim, so a slow listener is not redelivered elsewhere; a dead instance's
- * claims run out after `leaseMs` and the sweep of any instance takes them over.
+ * A run reaches the runner already claimed by this instance: handed over right after the
+ * statement that made it terminal, or claimed by the sweep. It is emitted with `emitAsync`, so a
+ * listener that throws (and whose errors are not suppressed, see `ZapierListenerInspector`) makes
+ * the attempt fail; the run is then retried with backoff, and parked after `maxAttempts`.
+ * A successful delivery is recorded through a group commit, so concurrent deliveries share one
+ * statement. Until then the run stays claimed, its lease renewed; a dead instance's claims run
+ * out after `leaseMs` and any instance's sweep takes them over.
  */
 @Injectable()
-export class ZapierDispatcher implements BeforeApplicationShutdown {
+export class ZapierDeliveryRunner implements BeforeApplicationShutdown {
   private readonly logger = new Logger('ZapierDelivery');
   private readonly outage = new OutageLog(this.logger, 'Recording event deliveries');
-  private readonly queue: DispatchableRun[] = [];
-  private readonly running = new Set<string>();
-  /** Delivered, but not yet recorded as such (the database may be briefly unreachable). */
-  private readonly unrecorded = new Set<string>();
-  private recordScheduled = false;
-  private heartbeat: NodeJS.Timeout | undefined;
+  private readonly queue: DeliverableRun[] = [];
+  /** Runs queued, being delivered, or delivered but not yet recorded as such. */
+  private readonly active = new Set<string>();
+  private running = 0;
+  private readonly leases: LeaseKeeper;
+  private readonly marks: GroupCommit<string, boolean>;
   private sweeping = false;
   private stopping = false;
   private readonly idleWaiters: Array<() => void> = [];
 
   constructor(
-    private readonly store: ZapierRunStore,
+    private readonly outbox: ZapierOutbox,
+    claimed: ZapierClaimedDeliveries,
     @Inject(ZAPIER_HOST) private readonly host: ZapierHost,
     @Inject(ZAPIER_OPTIONS) private readonly options: ResolvedZapierOptions,
     @Inject(ZAPIER_CLOCK) private readonly clock: ZapierClock,
-  ) {}
-
-  /** Runs claimed by this instance whose delivery is due now. */
-  enqueue(runs: readonly DispatchableRun[]): void {
-    if (runs.length === 0) return;
-    if (this.stopping) {
-      // Claimed but never started: hand them back so another instance delivers them now.
-      void this.store
-        .releaseDispatchClaims(
-          runs.map((run) => run.runId),
-          this.options.instanceId,
-        )
-        .catch(() => undefined);
-      return;
-    }
-    this.queue.push(...runs);
-    this.startHeartbeat();
-    // After the current I/O phase, so the 2xx of the callbacks that stored these runs goes out
-    // before any listener code runs.
-    setImmediate(() => this.pump());
+  ) {
+    const { instanceId, delivery } = options;
+    this.leases = new LeaseKeeper(
+      delivery.leaseMs,
+      clock,
+      (ids, until) => this.outbox.renewClaims(ids, instanceId, until),
+      (error) => this.outage.failed(error),
+    );
+    this.marks = new GroupCommit(
+      async (runIds) => {
+        const marked = await this.outbox.markDelivered(runIds, instanceId, this.clock.now());
+        return runIds.map((runId) => marked.has(runId));
+      },
+      { maxConcurrent: 2, maxItems: MARK_BATCH, maxWeight: MARK_BATCH, weight: () => 1 },
+    );
+    claimed.subscribe({ claimed: (runs) => this.enqueue(runs), due: () => void this.sweep() });
   }
 
   /**
-   * Claims due deliveries and runs them: at startup, on the schedule, and when a create call
-   * released a delivery that was waiting for its metadata.
+   * Claims due deliveries and runs them: at startup, on the schedule, and when deliveries became
+   * due that nobody claimed (a create call released the results it held back).
    */
   async sweep(): Promise<void> {
     if (this.sweeping || this.stopping) return;
     this.sweeping = true;
     try {
       await this.host.readiness?.waitUntilReady();
-      const room = this.options.delivery.concurrency * 2 - this.queue.length - this.running.size;
+      const room = this.options.delivery.concurrency * 2 - this.active.size;
       if (room <= 0) return;
-      const now = this.clock.now();
-      const runs = await this.store.claimDueDispatches(
+      const runs = await this.outbox.claimDue(
         {
-          now,
+          now: this.clock.now(),
           instanceId: this.options.instanceId,
-          claimUntil: now + this.options.delivery.leaseMs,
+          claimUntil: this.leases.claimUntil(),
         },
         room,
         this.options.delivery.maxAttempts,
@@ -99,54 +99,93 @@ export class ZapierDispatcher implements BeforeApplicationShutdown {
     }
   }
 
-  /** Resolves when nothing is queued, running or waiting to be recorded (tests, shutdown). */
+  /** Resolves when nothing is queued, being delivered or waiting to be recorded. */
   whenIdle(): Promise<void> {
-    if (this.isIdle()) return Promise.resolve();
+    if (this.active.size === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   async beforeApplicationShutdown(): Promise<void> {
     this.stopping = true;
     const queued = this.queue.splice(0).map((run) => run.runId);
-    await this.store.releaseDispatchClaims(queued, this.options.instanceId).catch(() => undefined);
-    // Deliveries already running finish (their listeners are mid-flight); their claims are
-    // renewed meanwhile, and released by the database's lease if the process dies instead.
-    const deadline = this.clock.now() + this.options.delivery.leaseMs;
-    while ((this.running.size > 0 || this.unrecorded.size > 0) && this.clock.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      if (this.unrecorded.size > 0 && this.running.size === 0) await this.recordDelivered();
+    queued.forEach((runId) => this.finish(runId));
+    await this.outbox.releaseClaims(queued, this.options.instanceId).catch(() => undefined);
+    // Deliveries already running finish (their listeners are mid-flight) and are recorded; their
+    // claims are renewed meanwhile, and run out by themselves if the process dies instead.
+    await Promise.race([this.whenIdle(), sleep(this.options.delivery.leaseMs)]);
+    this.leases.stop();
+  }
+
+  /** Runs claimed by this instance whose delivery is due now. */
+  private enqueue(runs: readonly DeliverableRun[]): void {
+    const fresh = runs.filter((run) => !this.active.has(run.runId));
+    if (fresh.length === 0) return;
+    if (this.stopping) {
+      // Claimed but never started: hand them back so that another instance delivers them now.
+      void this.outbox
+        .releaseClaims(
+          fresh.map((run) => run.runId),
+          this.options.instanceId,
+        )
+        .catch(() => undefined);
+      return;
     }
-    clearInterval(this.heartbeat);
-    this.heartbeat = undefined;
+    for (const run of fresh) {
+      this.active.add(run.runId);
+      this.leases.hold(run.runId);
+      this.queue.push(run);
+    }
+    // After the current I/O phase, so the 2xx of the callbacks that stored these runs goes out
+    // before any listener code runs.
+    setImmediate(() => this.pump());
   }
 
   private pump(): void {
-    while (this.queue.length > 0 && this.running.size < this.options.delivery.concurrency) {
-      const run = this.queue.shift() as DispatchableRun;
-      if (this.running.has(run.runId) || this.unrecorded.has(run.runId)) continue;
-      this.running.add(run.runId);
+    while (this.queue.length > 0 && this.running < this.options.delivery.concurrency) {
+      const run = this.queue.shift() as DeliverableRun;
+      this.running += 1;
       void this.deliver(run).finally(() => {
-        this.running.delete(run.runId);
+        this.running -= 1;
         this.pump();
-        this.notifyIfIdle();
       });
     }
   }
 
-  private async deliver(run: DispatchableRun): Promise<void> {
+  private async deliver(run: DeliverableRun): Promise<void> {
     await this.host.readiness?.waitUntilReady();
     const { name, event } = buildRunEvent(run);
     try {
       await this.host.events.emitAsync(name, event);
     } catch (error) {
       await this.recordFailure(run, error);
+      this.finish(run.runId);
       return;
     }
-    this.unrecorded.add(run.runId);
-    this.scheduleRecord();
+    // The slot is free once listeners are done; the mark is written in the background.
+    void this.recordDelivered(run.runId).finally(() => this.finish(run.runId));
   }
 
-  private async recordFailure(run: DispatchableRun, error: unknown): Promise<void> {
+  /**
+   * Records a delivery, retrying while the database is unreachable: the run stays claimed (and
+   * its claim renewed) meanwhile, so it is not delivered again elsewhere. If the process dies
+   * first, the claim runs out and the run is delivered again, which at-least-once allows.
+   */
+  private async recordDelivered(runId: string): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.marks.submit(runId);
+        this.outage.succeeded();
+        return;
+      } catch (error) {
+        this.outage.failed(error);
+        // Shutting down: stop trying; the claim runs out and the run is delivered again.
+        if (this.stopping && attempt >= 3) return;
+        await sleep(backoffDelay(attempt, 100, 5_000));
+      }
+    }
+  }
+
+  private async recordFailure(run: DeliverableRun, error: unknown): Promise<void> {
     const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
     const { maxAttempts, retryBaseDelayMs, maxRetryDelayMs } = this.options.delivery;
     const park = run.attempt >= maxAttempts;
@@ -162,7 +201,7 @@ export class ZapierDispatcher implements BeforeApplicationShutdown {
       );
     }
     try {
-      await this.store.markDeliveryFailed(run.runId, this.options.instanceId, {
+      await this.outbox.markFailed(run.runId, this.options.instanceId, {
         error: message.slice(0, 2000),
         nextAt,
         park,
@@ -174,78 +213,9 @@ export class ZapierDispatcher implements BeforeApplicationShutdown {
     }
   }
 
-  /**
-   * Deliveries are recorded in bulk, up to `RECORD_DELAY_MS` after they finished: one UPDATE (and
-   * one commit) for a few hundred runs rather than one per batch of callbacks. Until recorded,
-   * a delivered run stays claimed (and renewed) by this instance; if the process dies in that
-   * window the run is delivered again, which at-least-once allows.
-   */
-  private scheduleRecord(): void {
-    if (this.unrecorded.size >= RECORD_BATCH) {
-      void this.recordDelivered();
-      return;
-    }
-    if (this.recordScheduled) return;
-    this.recordScheduled = true;
-    setTimeout(() => {
-      this.recordScheduled = false;
-      void this.recordDelivered();
-    }, RECORD_DELAY_MS).unref();
-  }
-
-  /** Marks delivered runs; on failure they are retried by the heartbeat. */
-  private async recordDelivered(): Promise<void> {
-    const runIds = [...this.unrecorded].slice(0, RECORD_BATCH);
-    if (runIds.length === 0) return;
-    try {
-      await this.store.markDelivered(runIds, this.options.instanceId, this.clock.now());
-      runIds.forEach((runId) => this.unrecorded.delete(runId));
-      this.outage.succeeded();
-      if (this.unrecorded.size > 0) this.scheduleRecord();
-    } catch (error) {
-      this.outage.failed(error);
-    }
-    this.notifyIfIdle();
-  }
-
-  private startHeartbeat(): void {
-    if (this.heartbeat) return;
-    this.heartbeat = setInterval(
-      () => void this.beat(),
-      Math.max(50, this.options.delivery.leaseMs / 3),
-    );
-    this.heartbeat.unref();
-  }
-
-  /** Renews the claims this instance still works on, and retries recording deliveries. */
-  private async beat(): Promise<void> {
-    if (this.unrecorded.size > 0) await this.recordDelivered();
-    const held = [...this.queue.map((run) => run.runId), ...this.running, ...this.unrecorded];
-    if (held.length === 0) {
-      if (!this.stopping) {
-        clearInterval(this.heartbeat);
-        this.heartbeat = undefined;
-      }
-      return;
-    }
-    try {
-      const now = this.clock.now();
-      await this.store.renewDispatchClaims(
-        held,
-        this.options.instanceId,
-        now + this.options.delivery.leaseMs,
-      );
-    } catch (error) {
-      this.outage.failed(error);
-    }
-  }
-
-  private isIdle(): boolean {
-    return this.queue.length === 0 && this.running.size === 0 && this.unrecorded.size === 0;
-  }
-
-  private notifyIfIdle(): void {
-    if (!this.isIdle()) return;
-    this.idleWaiters.splice(0).forEach((resolve) => resolve());
+  private finish(runId: string): void {
+    if (!this.active.delete(runId)) return;
+    this.leases.release(runId);
+    if (this.active.size === 0) this.idleWaiters.splice(0).forEach((resolve) => resolve());
   }
 }

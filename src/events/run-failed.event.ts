@@ -1,5 +1,5 @@
 import type { ZapierRunError } from '../interfaces/action-run.interface.js';
-import type { ZapierRunSource } from '../storage/zapier-action-run.entity.js';
+import type { ZapierRunSource } from '../interfaces/action-run.interface.js';
 import { ZapierRunEvent } from './zapier-run-event.js';
 
 /**

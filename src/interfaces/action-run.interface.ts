@@ -73,3 +73,15 @@ export interface ZapierCallbackPayload {
     errors: ZapierRunError[];
   };
 }
+
+/** How a run's terminal state reached the module. @publicApi */
+export type ZapierRunSource = 'callback' | 'poll';
+
+/**
+ * Where delivery of a run's event to listeners stands: `none` while there is nothing to deliver
+ * (the run is pending), `pending` until every listener finished without throwing, `delivered`
+ * after that, `parked` after too many failed attempts (see `ZapierRunsService.redeliver`).
+ *
+ * @publicApi
+ */
+export type ZapierDeliveryState = 'none' | 'pending' | 'delivered' | 'parked';

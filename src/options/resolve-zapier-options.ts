@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { validateCallbackUrl } from '../client/callback-url.js';
+import { validateCallbackUrl } from '../common/callback-url.js';
 import {
   DEFAULT_API_BASE_URL,
   DEFAULT_JWKS_URL,

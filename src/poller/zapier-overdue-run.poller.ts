@@ -13,25 +13,17 @@ import { backoffDelay } from '../common/backoff.js';
 import { OutageLog } from '../common/outage-log.js';
 import { ZapierClient } from '../client/zapier.client.js';
 import { ZapierApiError } from '../client/zapier-api.error.js';
-import { ZapierDispatcher } from '../delivery/zapier-delivery.runner.js';
-import { ZapierResultRecorder } from '../storage/zapier-result.recorder.js';
-import { ZapierRunStore } from '../storage/zapier-run.store.js';
-import type { ClaimContext, PollableRun } from '../storage/stored-run.js';
-
-/** Runs expired per statement by the retention sweep. */
-const EXPIRY_BATCH = 500;
+import { ZapierRunLifecycle } from '../runs/zapier-run-lifecycle.js';
+import { ZapierPollSchedule, type OverdueRun } from '../runs/zapier-poll-schedule.js';
 
 /**
  * The polling fallback. Every `polling.intervalMs` (never overlapping), it expires runs older
- * than Zapier's retention, then claims overdue pending runs one at a time (oldest due first),
- * reads each within the shared request budget, and stores a terminal result through the same
- * path as callbacks (so a poll racing a callback still gives one event). A run still pending is
- * read again after a growing, jittered gap. It keeps going while runs are due, so a backlog
- * drains at the budget's pace.
- *
- * Several instances: a claim is a guarded UPDATE (with SKIP LOCKED on PostgreSQL) that holds the
- * run for one instance until it is rescheduled or the claim times out, and the budget is a single
- * shared row, so together the instances never exceed it.
+ * than Zapier's retention, then takes overdue pending runs one at a time (oldest due first, see
+ * `ZapierPollSchedule`), reads each within the shared request budget, and records a terminal
+ * result through the same path as callbacks (`ZapierRunLifecycle`, so a poll racing a callback
+ * still gives one event). A run still pending is read again after a growing, jittered gap. It
+ * keeps going while runs are due, so a backlog drains at the budget's pace; several instances
+ * share the runs and the budget.
  */
 @Injectable()
 export class ZapierOverdueRunPoller implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -44,9 +36,8 @@ export class ZapierOverdueRunPoller implements OnApplicationBootstrap, BeforeApp
 
   constructor(
     private readonly client: ZapierClient,
-    private readonly store: ZapierRunStore,
-    private readonly recorder: ZapierResultRecorder,
-    private readonly dispatcher: ZapierDispatcher,
+    private readonly runs: ZapierRunLifecycle,
+    private readonly schedule: ZapierPollSchedule,
     @Inject(ZAPIER_HOST) private readonly host: ZapierHost,
     @Inject(ZAPIER_OPTIONS) private readonly options: ResolvedZapierOptions,
     @Inject(ZAPIER_CLOCK) private readonly clock: ZapierClock,
@@ -64,7 +55,7 @@ export class ZapierOverdueRunPoller implements OnApplicationBootstrap, BeforeApp
       this.host.scheduler.deleteInterval(ZAPIER_POLLER_JOB);
     }
     await this.ticking;
-    await this.store.releasePollClaims(this.options.instanceId).catch(() => undefined);
+    await this.schedule.releaseAll().catch(() => undefined);
   }
 
   /** One poller round; a call while one runs waits for it instead of starting another. */
@@ -79,11 +70,11 @@ export class ZapierOverdueRunPoller implements OnApplicationBootstrap, BeforeApp
   private async round(): Promise<void> {
     try {
       await this.host.readiness?.waitUntilReady();
-      await this.expireRetained();
+      await this.runs.expireRetained();
       if (this.options.polling.enabled) {
         // A round holds no claim when it starts: any left under this instance's name is from a
         // round the database failed under, and would otherwise block its run for a whole lease.
-        await this.store.releasePollClaims(this.options.instanceId);
+        await this.schedule.releaseAll();
         await this.pollDue();
       }
       this.outage.succeeded();
@@ -92,60 +83,15 @@ export class ZapierOverdueRunPoller implements OnApplicationBootstrap, BeforeApp
     }
   }
 
-  /** A claim for polling (renewed while held) or for delivering an expired run's event. */
-  private claim(kind: 'poll' | 'delivery'): ClaimContext {
-    const now = this.clock.now();
-    const leaseMs = kind === 'poll' ? this.options.polling.leaseMs : this.options.delivery.leaseMs;
-    return { now, instanceId: this.options.instanceId, claimUntil: now + leaseMs };
-  }
-
-  private async expireRetained(): Promise<void> {
-    for (;;) {
-      const claim = this.claim('delivery');
-      const expired = await this.store.expire(
-        { createdBefore: claim.now - this.options.polling.retentionMs, limit: EXPIRY_BATCH },
-        'retention',
-        claim,
-      );
-      if (expired.length > 0) {
-        this.logger.warn(
-          `${expired.length} run(s) expired without a result (older than Zapier's retention).`,
-        );
-      }
-      this.dispatcher.enqueue(expired);
-      if (expired.length < EXPIRY_BATCH) return;
-    }
-  }
-
   private async pollDue(): Promise<void> {
     while (!this.stopping && this.clock.now() >= this.pausedUntil) {
-      const [run] = await this.store.claimDuePolls(this.claim('poll'), 1);
-      if (!run) return;
-      if (!(await this.whileHolding(run, () => this.poll(run)))) return;
-    }
-  }
-
-  /**
-   * Keeps the claim on `run` alive while `work` runs (a budget slot or Zapier's answer may take
-   * longer than the lease), so the claim of a live instance never runs out under it.
-   */
-  private async whileHolding<T>(run: PollableRun, work: () => Promise<T>): Promise<T> {
-    const { leaseMs } = this.options.polling;
-    const renew = setInterval(() => {
-      const until = this.clock.now() + leaseMs;
-      void this.store
-        .renewPollClaim(run.runId, this.options.instanceId, until)
-        .catch(() => undefined);
-    }, leaseMs / 3);
-    try {
-      return await work();
-    } finally {
-      clearInterval(renew);
+      const polled = await this.schedule.readNext((run) => this.poll(run));
+      if (polled === null || !polled.value) return;
     }
   }
 
   /** Reads one claimed run; returns whether the round should go on. */
-  private async poll(run: PollableRun): Promise<boolean> {
+  private async poll(run: OverdueRun): Promise<boolean> {
     let read: Awaited<ReturnType<ZapierClient['readActionRun']>>;
     try {
       read = await this.client.readActionRun(run.runId, this.shutdown.signal);
@@ -157,7 +103,7 @@ export class ZapierOverdueRunPoller implements OnApplicationBootstrap, BeforeApp
       await this.reschedule(run, now, null);
       return true;
     }
-    await this.recorder.record({
+    await this.runs.recordResult({
       runId: run.runId,
       status: read.run.status,
       results: read.run.results,
@@ -169,7 +115,7 @@ export class ZapierOverdueRunPoller implements OnApplicationBootstrap, BeforeApp
     return true;
   }
 
-  private async handleFailure(run: PollableRun, error: unknown): Promise<boolean> {
+  private async handleFailure(run: OverdueRun, error: unknown): Promise<boolean> {
     const now = this.clock.now();
     if ((error as Error).name === 'AbortError') {
       return false; // shutting down: the claim is released in beforeApplicationShutdown
@@ -178,10 +124,7 @@ export class ZapierOverdueRunPoller implements OnApplicationBootstrap, BeforeApp
     if (error.status === 404) {
       const age = now - (run.submittedAt ?? run.createdAt);
       if (age >= this.options.polling.notFoundGraceMs) {
-        this.dispatcher.enqueue(
-          await this.store.expire({ runIds: [run.runId] }, 'not-found', this.claim('delivery')),
-        );
-        this.logger.warn(`Run ${run.runId} expired: Zapier no longer knows it (404).`);
+        await this.runs.expireNotFound(run.runId);
       } else {
         await this.reschedule(run, now, error.message);
       }
@@ -189,11 +132,10 @@ export class ZapierOverdueRunPoller implements OnApplicationBootstrap, BeforeApp
     }
     if (error.status === 429) {
       // The budget is already in cooldown; this run goes back in the queue unchanged.
-      await this.store.reschedulePoll(run.runId, this.options.instanceId, {
+      await this.schedule.reschedule(run, {
         nextAt: now,
         attempts: run.pollAttempts,
         lastError: error.message,
-        now,
       });
       return false;
     }
@@ -202,11 +144,10 @@ export class ZapierOverdueRunPoller implements OnApplicationBootstrap, BeforeApp
       this.logger.error(
         `Zapier refused the access token (${error.status}); polling pauses for ${Math.round(this.options.polling.authErrorPauseMs / 1000)} s. Check the accessToken option.`,
       );
-      await this.store.reschedulePoll(run.runId, this.options.instanceId, {
+      await this.schedule.reschedule(run, {
         nextAt: this.pausedUntil,
         attempts: run.pollAttempts,
         lastError: error.message,
-        now,
       });
       return false;
     }
@@ -214,14 +155,13 @@ export class ZapierOverdueRunPoller implements OnApplicationBootstrap, BeforeApp
     return true;
   }
 
-  private async reschedule(run: PollableRun, now: number, lastError: string | null): Promise<void> {
+  private async reschedule(run: OverdueRun, now: number, lastError: string | null): Promise<void> {
     const attempts = run.pollAttempts + 1;
     const { initialBackoffMs, maxBackoffMs } = this.options.polling;
-    await this.store.reschedulePoll(run.runId, this.options.instanceId, {
+    await this.schedule.reschedule(run, {
       nextAt: now + backoffDelay(attempts, initialBackoffMs, maxBackoffMs),
       attempts,
       lastError,
-      now,
     });
   }
 }

@@ -1,9 +1,9 @@
 import type {
   ZapierRunError,
   ZapierRunResults,
+  ZapierRunSource,
   ZapierTerminalStatus,
 } from '../interfaces/action-run.interface.js';
-import type { ZapierRunSource } from './zapier-action-run.entity.js';
 
 /** A terminal result to store, from a callback or a poll. Times are epoch milliseconds. */
 export interface TerminalResult {
@@ -17,7 +17,7 @@ export interface TerminalResult {
 }
 
 /** What an event is built from: a run whose terminal state awaits delivery to listeners. */
-export interface DispatchableRun {
+export interface DeliverableRun {
   runId: string;
   status: ZapierTerminalStatus | 'expired';
   results: ZapierRunResults;
@@ -30,11 +30,11 @@ export interface DispatchableRun {
   /** 1 for the first delivery, 2 for the first retry... */
   attempt: number;
   /** When delivery may start; in the future while a create call may still attach metadata. */
-  dispatchNextAt: number;
+  deliveryNextAt: number;
 }
 
 /** A pending run the poller claimed. */
-export interface PollableRun {
+export interface OverdueRun {
   runId: string;
   submittedAt: number | null;
   createdAt: number;

@@ -1,22 +1,12 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 import type {
+  ZapierDeliveryState,
   ZapierRunError,
   ZapierRunResults,
+  ZapierRunSource,
   ZapierRunStatus,
 } from '../interfaces/action-run.interface.js';
 import { epochMs } from './epoch-ms.transformer.js';
-
-/** How a run's terminal state reached the module. @publicApi */
-export type ZapierRunSource = 'callback' | 'poll';
-
-/**
- * Where delivery of a run's event to listeners stands: `none` while there is nothing to deliver
- * (the run is pending), `pending` until every listener finished without throwing, `delivered`
- * after that, `parked` after too many failed attempts (see `ZapierRunsService.redeliver`).
- *
- * @publicApi
- */
-export type ZapierDispatchState = 'none' | 'pending' | 'delivered' | 'parked';
 
 /**
  * One Zapier action run: started by `ZapierClient`, or first seen in a verified callback. The
@@ -26,11 +16,11 @@ export type ZapierDispatchState = 'none' | 'pending' | 'delivered' | 'parked';
  * @publicApi
  */
 @Entity({ name: 'zapier_action_runs' })
-// Partial indexes: only the rows the poller and the dispatcher look for are indexed, so a run
+// Partial indexes: only the rows the poller and the delivery sweep look for are indexed, so a run
 // that arrives terminal, or whose delivery is recorded, costs no entry (and no index write).
 @Index('IDX_zapier_action_runs_poll', ['pollNextAt'], { where: `"status" = 'pending'` })
-@Index('IDX_zapier_action_runs_dispatch', ['dispatchNextAt'], {
-  where: `"dispatch_state" = 'pending'`,
+@Index('IDX_zapier_action_runs_delivery', ['deliveryNextAt'], {
+  where: `"delivery_state" = 'pending'`,
 })
 export class ZapierActionRun {
   /** Zapier's run id (`arun_...`), an opaque string. */
@@ -99,24 +89,24 @@ export class ZapierActionRun {
   @Column({ name: 'poll_last_error', type: 'text', nullable: true })
   pollLastError!: string | null;
 
-  @Column({ name: 'dispatch_state', type: 'varchar', length: 16, default: 'none' })
-  dispatchState!: ZapierDispatchState;
+  @Column({ name: 'delivery_state', type: 'varchar', length: 16, default: 'none' })
+  deliveryState!: ZapierDeliveryState;
 
   /** Delivery attempts made so far. */
-  @Column({ name: 'dispatch_attempts', type: 'integer', default: 0 })
-  dispatchAttempts!: number;
+  @Column({ name: 'delivery_attempts', type: 'integer', default: 0 })
+  deliveryAttempts!: number;
 
-  @Column({ name: 'dispatch_next_at', type: 'bigint', nullable: true, transformer: epochMs })
-  dispatchNextAt!: Date | null;
+  @Column({ name: 'delivery_next_at', type: 'bigint', nullable: true, transformer: epochMs })
+  deliveryNextAt!: Date | null;
 
-  @Column({ name: 'dispatch_claimed_by', type: 'varchar', length: 255, nullable: true })
-  dispatchClaimedBy!: string | null;
+  @Column({ name: 'delivery_claimed_by', type: 'varchar', length: 255, nullable: true })
+  deliveryClaimedBy!: string | null;
 
-  @Column({ name: 'dispatch_claim_until', type: 'bigint', nullable: true, transformer: epochMs })
-  dispatchClaimUntil!: Date | null;
+  @Column({ name: 'delivery_claim_until', type: 'bigint', nullable: true, transformer: epochMs })
+  deliveryClaimUntil!: Date | null;
 
-  @Column({ name: 'dispatch_last_error', type: 'text', nullable: true })
-  dispatchLastError!: string | null;
+  @Column({ name: 'delivery_last_error', type: 'text', nullable: true })
+  deliveryLastError!: string | null;
 
   @Column({ name: 'delivered_at', type: 'bigint', nullable: true, transformer: epochMs })
   deliveredAt!: Date | null;

@@ -2,44 +2,53 @@ import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { ZAPIER_DATA_SOURCE_NAME } from '../zapier.constants.js';
 import { ZapierConfigurationError } from '../errors/zapier-configuration.error.js';
 import { ZapierMessages } from '../zapier.messages.js';
-import { ZapierActionRun } from './zapier-action-run.entity.js';
-import { ZapierRunStore } from './zapier-run.store.js';
+import { ZapierSql } from './sql/zapier-sql.js';
+import { ZAPIER_ENTITIES } from './zapier-storage.entities.js';
 
 const SQLITE_FULL = 2;
+const isMissingTable = (message: string): boolean =>
+  /no such table|does not exist|doesn't exist/i.test(message);
 
 /**
- * Checks at startup what would otherwise fail on the first callback: the entities are known to
- * the data source, the tables exist, and SQLite commits are durable.
+ * Checks at startup what would otherwise fail on the first callback: every entity is known to
+ * the data source, every table exists, and SQLite commits are durable.
  */
 @Injectable()
 export class ZapierStorageCheck implements OnModuleInit {
   private readonly logger = new Logger('ZapierStorage');
 
   constructor(
-    private readonly store: ZapierRunStore,
+    private readonly sql: ZapierSql,
     @Inject(ZAPIER_DATA_SOURCE_NAME) private readonly dataSourceName: string,
   ) {}
 
   async onModuleInit(): Promise<void> {
-    const { dataSource } = this.store;
-    if (!dataSource.hasMetadata(ZapierActionRun)) {
-      throw new ZapierConfigurationError(ZapierMessages.entityNotRegistered(this.dataSourceName));
+    const { dataSource } = this.sql;
+    const missing = ZAPIER_ENTITIES.filter((entity) => !dataSource.hasMetadata(entity));
+    if (missing.length > 0) {
+      throw new ZapierConfigurationError(
+        ZapierMessages.entitiesNotRegistered(
+          this.dataSourceName,
+          missing.map((entity) => entity.name),
+        ),
+      );
     }
     if (!dataSource.isInitialized) return;
-    try {
-      await dataSource.query('SELECT run_id FROM zapier_action_runs WHERE 1 = 0');
-    } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      if (/no such table|does not exist/i.test(message)) {
-        throw new ZapierConfigurationError(
-          ZapierMessages.tableMissing('zapier_action_runs', message),
-        );
+    for (const entity of ZAPIER_ENTITIES) {
+      const table = dataSource.getMetadata(entity).tableName;
+      try {
+        await dataSource.query(`SELECT 1 FROM ${table} WHERE 1 = 0`);
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        if (isMissingTable(message)) {
+          throw new ZapierConfigurationError(ZapierMessages.tableMissing(table, message));
+        }
+        // Unreachable database: the app may start; callbacks answer 503 until it is back.
+        this.logger.warn(ZapierMessages.storageCheckFailed(message));
+        return;
       }
-      // Unreachable database: the app may start; callbacks answer 503 until it is back.
-      this.logger.warn(`Could not check the run store at startup: ${message}`);
-      return;
     }
-    if (this.store.dialect.kind === 'sqlite') await this.makeSqliteDurable();
+    if (this.sql.dialect.kind === 'sqlite') await this.makeSqliteDurable();
   }
 
   /**
@@ -47,11 +56,11 @@ export class ZapierStorageCheck implements OnModuleInit {
    * defaults to `synchronous = NORMAL`, which acknowledges commits before they are on disk.
    */
   private async makeSqliteDurable(): Promise<void> {
-    const rows =
-      await this.store.dataSource.query<Array<{ synchronous: number }>>('PRAGMA synchronous');
+    const { dataSource } = this.sql;
+    const rows = await dataSource.query<Array<{ synchronous: number }>>('PRAGMA synchronous');
     const level = Number(rows[0]?.synchronous);
     if (level >= SQLITE_FULL) return;
-    await this.store.dataSource.query('PRAGMA synchronous = FULL');
-    this.logger.log(`${ZapierMessages.sqliteDurability(level)} The module set it.`);
+    await dataSource.query('PRAGMA synchronous = FULL');
+    this.logger.log(ZapierMessages.sqliteDurabilitySet(level));
   }
 }

@@ -1,4 +1,4 @@
-import { validateCallbackUrl, ZapierCallbackUrlError } from '../client/callback-url.js';
+import { validateCallbackUrl, ZapierCallbackUrlError } from '../common/callback-url.js';
 import type { SandboxCreateRequest } from './zapier-sandbox.interfaces.js';
 
 /** The parsed request, or the first invalid field as a JSON pointer and a sentence. */

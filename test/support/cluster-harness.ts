@@ -345,7 +345,7 @@ export async function runCluster(overrides: Partial<ClusterOptions> = {}): Promi
     // Let PostgreSQL finish any statement the dead connection had sent, then see what it held.
     await sleep(300);
     const rows = await dataSource.query<Array<{ run_id: string }>>(
-      `SELECT run_id FROM zapier_action_runs WHERE dispatch_claimed_by = $1 AND dispatch_state = 'pending'`,
+      `SELECT run_id FROM zapier_action_runs WHERE delivery_claimed_by = $1 AND delivery_state = 'pending'`,
       [victim.instanceId],
     );
     rows.forEach((row) => heldByKilled.set(row.run_id, victim.instanceId));
@@ -390,8 +390,8 @@ export async function runCluster(overrides: Partial<ClusterOptions> = {}): Promi
           `${runId}: stored as ${state.status}, Zapier says ${zapierRun?.outcome.status}`,
         );
       }
-      if (state.dispatchState === 'delivered') delivered += 1;
-      if (state.dispatchState === 'parked') parked += 1;
+      if (state.deliveryState === 'delivered') delivered += 1;
+      if (state.deliveryState === 'parked') parked += 1;
       if (state.metadataSeq !== created.get(runId)) {
         problems.push(
           `${runId}: metadata ${String(state.metadataSeq)} instead of seq ${created.get(runId)}`,
@@ -401,7 +401,7 @@ export async function runCluster(overrides: Partial<ClusterOptions> = {}): Promi
       if (holder !== undefined && deliveries.some((d) => d.instanceId !== holder)) takenOver += 1;
       if (deliveries.length === 0) {
         lost += 1;
-        problems.push(`${runId}: no listener ever completed (dispatch ${state.dispatchState})`);
+        problems.push(`${runId}: no listener ever completed (delivery ${state.deliveryState})`);
       } else if (deliveries.length > 1) {
         redelivered += 1;
         if (!heldByKilled.has(runId)) {
@@ -503,7 +503,7 @@ async function countStates(
 ): Promise<{ total: number; terminal: number; delivered: number }> {
   const [row] = await dataSource.query<Array<Record<string, unknown>>>(
     `SELECT count(*) AS total, count(*) FILTER (WHERE status <> 'pending') AS terminal,
-  count(*) FILTER (WHERE dispatch_state = 'delivered') AS delivered FROM zapier_action_runs`,
+  count(*) FILTER (WHERE delivery_state = 'delivered') AS delivered FROM zapier_action_runs`,
   );
   return {
     total: Number(row.total),
@@ -514,9 +514,9 @@ async function countStates(
 
 async function readRunStates(
   dataSource: DataSource,
-): Promise<Map<string, { status: string; dispatchState: string; metadataSeq: number | null }>> {
+): Promise<Map<string, { status: string; deliveryState: string; metadataSeq: number | null }>> {
   const rows = await dataSource.query<Array<Record<string, unknown>>>(
-    'SELECT run_id, status, dispatch_state, metadata FROM zapier_action_runs',
+    'SELECT run_id, status, delivery_state, metadata FROM zapier_action_runs',
   );
   return new Map(
     rows.map((row) => {
@@ -526,7 +526,7 @@ async function readRunStates(
         String(row.run_id),
         {
           status: String(row.status),
-          dispatchState: String(row.dispatch_state),
+          deliveryState: String(row.delivery_state),
           metadataSeq: metadata?.seq ?? null,
         },
       ];

@@ -67,20 +67,20 @@ export function completedPerRun(log: readonly DeliveryLogRow[]): Map<string, Del
   return byRun;
 }
 
-/** `run_id → dispatch_state` (and status) of every stored run. */
+/** `run_id → delivery_state` (and status) of every stored run. */
 export async function readDispatchStates(
   dataSource: DataSource,
-): Promise<Map<string, { status: string; dispatchState: string; claimedBy: string | null }>> {
+): Promise<Map<string, { status: string; deliveryState: string; claimedBy: string | null }>> {
   const rows = await dataSource.query<Array<Record<string, unknown>>>(
-    'SELECT run_id, status, dispatch_state, dispatch_claimed_by FROM zapier_action_runs',
+    'SELECT run_id, status, delivery_state, delivery_claimed_by FROM zapier_action_runs',
   );
   return new Map(
     rows.map((row) => [
       String(row.run_id),
       {
         status: String(row.status),
-        dispatchState: String(row.dispatch_state),
-        claimedBy: (row.dispatch_claimed_by as string | null) ?? null,
+        deliveryState: String(row.delivery_state),
+        claimedBy: (row.delivery_claimed_by as string | null) ?? null,
       },
     ]),
   );

@@ -110,7 +110,7 @@ export interface RunRow {
   pollAttempts: number;
   pollClaimedBy: string | null;
   pollLastError: string | null;
-  dispatchState: string;
+  deliveryState: string;
   rawPayload: string | null;
 }
 
@@ -143,7 +143,7 @@ export async function readRuns(dataSource: DataSource, runId?: string): Promise<
     pollAttempts: Number(row.poll_attempts),
     pollClaimedBy: (row.poll_claimed_by as string | null) ?? null,
     pollLastError: (row.poll_last_error as string | null) ?? null,
-    dispatchState: String(row.dispatch_state),
+    deliveryState: String(row.delivery_state),
     rawPayload: (row.raw_payload as string | null) ?? null,
   }));
 }

@@ -1,16 +1,16 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 
 const POSTGRES_UP = [
-  `CREATE TABLE "zapier_action_runs" ("run_id" character varying(255) NOT NULL, "status" character varying(16) NOT NULL, "action" character varying(255), "metadata" text, "results" text, "errors" text, "raw_payload" text, "source" character varying(16), "expired_reason" character varying(32), "submitted_at" bigint, "received_at" bigint, "completed_at" bigint, "created_at" bigint NOT NULL, "updated_at" bigint NOT NULL, "poll_next_at" bigint, "poll_attempts" integer NOT NULL DEFAULT '0', "poll_claimed_by" character varying(255), "poll_claim_until" bigint, "poll_last_error" text, "dispatch_state" character varying(16) NOT NULL DEFAULT 'none', "dispatch_attempts" integer NOT NULL DEFAULT '0', "dispatch_next_at" bigint, "dispatch_claimed_by" character varying(255), "dispatch_claim_until" bigint, "dispatch_last_error" text, "delivered_at" bigint, CONSTRAINT "PK_6a5345d4375fb10012d2d55d3ea" PRIMARY KEY ("run_id"))`,
-  `CREATE INDEX "IDX_zapier_action_runs_dispatch" ON "zapier_action_runs" ("dispatch_next_at") WHERE "dispatch_state" = 'pending'`,
+  `CREATE TABLE "zapier_action_runs" ("run_id" character varying(255) NOT NULL, "status" character varying(16) NOT NULL, "action" character varying(255), "metadata" text, "results" text, "errors" text, "raw_payload" text, "source" character varying(16), "expired_reason" character varying(32), "submitted_at" bigint, "received_at" bigint, "completed_at" bigint, "created_at" bigint NOT NULL, "updated_at" bigint NOT NULL, "poll_next_at" bigint, "poll_attempts" integer NOT NULL DEFAULT '0', "poll_claimed_by" character varying(255), "poll_claim_until" bigint, "poll_last_error" text, "delivery_state" character varying(16) NOT NULL DEFAULT 'none', "delivery_attempts" integer NOT NULL DEFAULT '0', "delivery_next_at" bigint, "delivery_claimed_by" character varying(255), "delivery_claim_until" bigint, "delivery_last_error" text, "delivered_at" bigint, CONSTRAINT "PK_6a5345d4375fb10012d2d55d3ea" PRIMARY KEY ("run_id"))`,
+  `CREATE INDEX "IDX_zapier_action_runs_delivery" ON "zapier_action_runs" ("delivery_next_at") WHERE "delivery_state" = 'pending'`,
   `CREATE INDEX "IDX_zapier_action_runs_poll" ON "zapier_action_runs" ("poll_next_at") WHERE "status" = 'pending'`,
   `CREATE TABLE "zapier_callback_quarantine" ("id" SERIAL NOT NULL, "run_id" character varying(255), "reason" text NOT NULL, "raw_body" text NOT NULL, "received_at" bigint NOT NULL, CONSTRAINT "PK_69cbf8f3802c4dcff5f120a030f" PRIMARY KEY ("id"))`,
   `CREATE TABLE "zapier_api_budget" ("budget_key" character varying(64) NOT NULL, "next_slot_at" bigint NOT NULL DEFAULT '0', "cooldown_until" bigint NOT NULL DEFAULT '0', "creates_inflight" integer NOT NULL DEFAULT '0', "creates_inflight_until" bigint NOT NULL DEFAULT '0', CONSTRAINT "PK_6ef51b99be621aea1c39ba5472b" PRIMARY KEY ("budget_key"))`,
 ];
 
 const SQLITE_UP = [
-  `CREATE TABLE "zapier_action_runs" ("run_id" varchar(255) PRIMARY KEY NOT NULL, "status" varchar(16) NOT NULL, "action" varchar(255), "metadata" text, "results" text, "errors" text, "raw_payload" text, "source" varchar(16), "expired_reason" varchar(32), "submitted_at" bigint, "received_at" bigint, "completed_at" bigint, "created_at" bigint NOT NULL, "updated_at" bigint NOT NULL, "poll_next_at" bigint, "poll_attempts" integer NOT NULL DEFAULT (0), "poll_claimed_by" varchar(255), "poll_claim_until" bigint, "poll_last_error" text, "dispatch_state" varchar(16) NOT NULL DEFAULT ('none'), "dispatch_attempts" integer NOT NULL DEFAULT (0), "dispatch_next_at" bigint, "dispatch_claimed_by" varchar(255), "dispatch_claim_until" bigint, "dispatch_last_error" text, "delivered_at" bigint)`,
-  `CREATE INDEX "IDX_zapier_action_runs_dispatch" ON "zapier_action_runs" ("dispatch_next_at") WHERE "dispatch_state" = 'pending'`,
+  `CREATE TABLE "zapier_action_runs" ("run_id" varchar(255) PRIMARY KEY NOT NULL, "status" varchar(16) NOT NULL, "action" varchar(255), "metadata" text, "results" text, "errors" text, "raw_payload" text, "source" varchar(16), "expired_reason" varchar(32), "submitted_at" bigint, "received_at" bigint, "completed_at" bigint, "created_at" bigint NOT NULL, "updated_at" bigint NOT NULL, "poll_next_at" bigint, "poll_attempts" integer NOT NULL DEFAULT (0), "poll_claimed_by" varchar(255), "poll_claim_until" bigint, "poll_last_error" text, "delivery_state" varchar(16) NOT NULL DEFAULT ('none'), "delivery_attempts" integer NOT NULL DEFAULT (0), "delivery_next_at" bigint, "delivery_claimed_by" varchar(255), "delivery_claim_until" bigint, "delivery_last_error" text, "delivered_at" bigint)`,
+  `CREATE INDEX "IDX_zapier_action_runs_delivery" ON "zapier_action_runs" ("delivery_next_at") WHERE "delivery_state" = 'pending'`,
   `CREATE INDEX "IDX_zapier_action_runs_poll" ON "zapier_action_runs" ("poll_next_at") WHERE "status" = 'pending'`,
   `CREATE TABLE "zapier_callback_quarantine" ("id" integer PRIMARY KEY AUTOINCREMENT NOT NULL, "run_id" varchar(255), "reason" text NOT NULL, "raw_body" text NOT NULL, "received_at" bigint NOT NULL)`,
   `CREATE TABLE "zapier_api_budget" ("budget_key" varchar(64) PRIMARY KEY NOT NULL, "next_slot_at" bigint NOT NULL DEFAULT (0), "cooldown_until" bigint NOT NULL DEFAULT (0), "creates_inflight" integer NOT NULL DEFAULT (0), "creates_inflight_until" bigint NOT NULL DEFAULT (0))`,
@@ -20,7 +20,7 @@ const DOWN = [
   `DROP TABLE "zapier_api_budget"`,
   `DROP TABLE "zapier_callback_quarantine"`,
   `DROP INDEX "IDX_zapier_action_runs_poll"`,
-  `DROP INDEX "IDX_zapier_action_runs_dispatch"`,
+  `DROP INDEX "IDX_zapier_action_runs_delivery"`,
   `DROP TABLE "zapier_action_runs"`,
 ];
 

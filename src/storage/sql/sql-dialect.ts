@@ -1,12 +1,11 @@
 import type { DataSource } from 'typeorm';
-import { ZapierConfigurationError } from '../errors/zapier-configuration.error.js';
-import { ZapierMessages } from '../zapier.messages.js';
+import { ZapierConfigurationError } from '../../errors/zapier-configuration.error.js';
+import { ZapierMessages } from '../../zapier.messages.js';
 
-/** SQL column types the builder casts parameters to (PostgreSQL cannot infer them in VALUES). */
-export type SqlType = 'text' | 'bigint' | 'integer' | 'text[]' | 'bigint[]';
+import type { SqlParams, SqlScalarType } from './sql-params.js';
 
 /**
- * What differs between the two databases the module supports. Everything else in the store's SQL
+ * What differs between the two databases the module supports. Everything else in the repositories' SQL
  * (upserts with `ON CONFLICT ... WHERE`, `RETURNING`, CTEs) is written once for both.
  */
 export interface SqlDialect {
@@ -20,11 +19,7 @@ export interface SqlDialect {
    * parameter per column through `unnest`, so the statement text (and its parsing) does not grow
    * with the batch; SQLite gets a `VALUES` list.
    */
-  rows(
-    types: readonly ('text' | 'bigint')[],
-    rows: readonly unknown[][],
-    params: SqlParams,
-  ): string;
+  rows(types: readonly SqlScalarType[], rows: readonly unknown[][], params: SqlParams): string;
   /** Turns the builder's `$n::type` placeholders into what the driver binds. */
   compile(sql: string, values: readonly unknown[]): { sql: string; values: unknown[] };
 }
@@ -38,7 +33,7 @@ const postgres: SqlDialect = {
       .map((type, column) =>
         params.add(
           rows.map((row) => row[column]),
-          `${type}[]`,
+          `${type}[]` as const,
         ),
       )
       .join(', ')})`,
@@ -77,23 +72,4 @@ export function dialectOf(dataSource: DataSource): SqlDialect {
   if (type === 'postgres') return postgres;
   if (type === 'better-sqlite3') return sqlite;
   throw new ZapierConfigurationError(ZapierMessages.unsupportedDatabase(String(type)));
-}
-
-/**
- * Collects the parameters of one statement. Placeholders are written PostgreSQL's way, with a
- * cast (`$1::bigint`: PostgreSQL cannot infer types inside VALUES); `SqlDialect.compile` adapts
- * them for SQLite. A placeholder may be used more than once.
- */
-export class SqlParams {
-  readonly values: unknown[] = [];
-
-  add(value: unknown, type: SqlType = 'text'): string {
-    this.values.push(value);
-    return `$${this.values.length}::${type}`;
-  }
-
-  /** A parenthesised list for `IN (...)`. */
-  list(values: readonly unknown[], type: SqlType = 'text'): string {
-    return `(${values.map((value) => this.add(value, type)).join(', ')})`;
-  }
 }

@@ -9,7 +9,7 @@ import {
 } from '../zapier.constants.js';
 import type { ZapierClock } from '../interfaces/zapier-clock.interface.js';
 import type { ResolvedZapierOptions } from '../options/resolve-zapier-options.js';
-import { ZapierRunStore } from '../storage/zapier-run.store.js';
+import { ZapierBudgetRepository } from '../storage/request-budget.repository.js';
 
 /**
  * Margin added to Zapier's 60 s window when spacing requests, so that a request sent a few ms
@@ -35,8 +35,8 @@ export class ZapierRequestBudget implements BeforeApplicationShutdown {
   readonly intervalMs: number;
 
   constructor(
-    private readonly store: ZapierRunStore,
-    @Inject(ZAPIER_OPTIONS) private readonly options: ResolvedZapierOptions,
+    private readonly budget: ZapierBudgetRepository,
+    @Inject(ZAPIER_OPTIONS) options: ResolvedZapierOptions,
     @Inject(ZAPIER_CLOCK) private readonly clock: ZapierClock,
   ) {
     this.intervalMs = Math.ceil(
@@ -53,7 +53,7 @@ export class ZapierRequestBudget implements BeforeApplicationShutdown {
   async acquire(signal?: AbortSignal): Promise<void> {
     let stop: AbortSignal | undefined;
     for (;;) {
-      const slot = await this.store.reserveSlot(
+      const slot = await this.budget.reserveSlot(
         ZAPIER_BUDGET_KEY,
         this.clock.now(),
         this.intervalMs,
@@ -63,42 +63,15 @@ export class ZapierRequestBudget implements BeforeApplicationShutdown {
       stop ??= signal ? AbortSignal.any([this.stopping.signal, signal]) : this.stopping.signal;
       await sleep(wait, undefined, { signal: stop });
       // A 429 may have started a cooldown after this slot was reserved: wait for its end too.
-      const budget = await this.store.readBudget(ZAPIER_BUDGET_KEY);
-      if (budget === null || budget.cooldownUntil <= this.clock.now()) return;
-    }
-  }
-
-  /**
-   * Records, for every instance, that a create call is about to wait for its response, so that
-   * a callback for a run nobody has recorded yet waits for the run's metadata (see
-   * `ZapierRunStore.storeTerminal`). At most for the request timeout, should this process die.
-   */
-  async beginCreate(): Promise<void> {
-    const now = this.clock.now();
-    await this.store.beginCreate(
-      ZAPIER_BUDGET_KEY,
-      now,
-      now + this.options.requestTimeoutMs + 5_000,
-    );
-  }
-
-  /**
-   * Records that a create call is done; returns how many held-back deliveries this released (the
-   * last create to finish releases them). Never throws: the deadline set by `beginCreate` ends
-   * the wait anyway.
-   */
-  async finishCreate(): Promise<number> {
-    try {
-      return await this.store.finishCreate(ZAPIER_BUDGET_KEY, this.clock.now());
-    } catch {
-      return 0;
+      const state = await this.budget.read(ZAPIER_BUDGET_KEY);
+      if (state === null || state.cooldownUntil <= this.clock.now()) return;
     }
   }
 
   /** Pauses every instance's requests for `waitMs` after a 429. */
   async cooldown(waitMs: number): Promise<void> {
     const until = this.clock.now() + waitMs;
-    await this.store.startCooldown(ZAPIER_BUDGET_KEY, until);
+    await this.budget.startCooldown(ZAPIER_BUDGET_KEY, until);
     if (until > this.cooldownLoggedUntil) {
       this.cooldownLoggedUntil = until;
       this.logger.warn(

@@ -4,10 +4,10 @@ import {
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import { ZAPIER_DISPATCH_JOB, ZAPIER_OPTIONS } from '../zapier.constants.js';
+import { ZAPIER_DELIVERY_JOB, ZAPIER_OPTIONS } from '../zapier.constants.js';
 import type { ResolvedZapierOptions } from '../options/resolve-zapier-options.js';
 import { ZAPIER_HOST, type ZapierHost } from '../zapier-host.provider.js';
-import { ZapierDispatcher } from './zapier-delivery.runner.js';
+import { ZapierDeliveryRunner } from './zapier-delivery.runner.js';
 
 /**
  * Runs the delivery sweep at startup (re-emitting what a previous process left undelivered) and
@@ -16,25 +16,25 @@ import { ZapierDispatcher } from './zapier-delivery.runner.js';
  * while the previous one still runs.
  */
 @Injectable()
-export class ZapierDispatchScheduler implements OnApplicationBootstrap, OnApplicationShutdown {
+export class ZapierDeliveryScheduler implements OnApplicationBootstrap, OnApplicationShutdown {
   constructor(
-    private readonly dispatcher: ZapierDispatcher,
+    private readonly runner: ZapierDeliveryRunner,
     @Inject(ZAPIER_HOST) private readonly host: ZapierHost,
     @Inject(ZAPIER_OPTIONS) private readonly options: ResolvedZapierOptions,
   ) {}
 
   onApplicationBootstrap(): void {
     const interval = setInterval(
-      () => void this.dispatcher.sweep(),
+      () => void this.runner.sweep(),
       this.options.delivery.sweepIntervalMs,
     );
-    this.host.scheduler.addInterval(ZAPIER_DISPATCH_JOB, interval);
-    void this.dispatcher.sweep();
+    this.host.scheduler.addInterval(ZAPIER_DELIVERY_JOB, interval);
+    void this.runner.sweep();
   }
 
   onApplicationShutdown(): void {
-    if (this.host.scheduler.doesExist('interval', ZAPIER_DISPATCH_JOB)) {
-      this.host.scheduler.deleteInterval(ZAPIER_DISPATCH_JOB);
+    if (this.host.scheduler.doesExist('interval', ZAPIER_DELIVERY_JOB)) {
+      this.host.scheduler.deleteInterval(ZAPIER_DELIVERY_JOB);
     }
   }
 }

@@ -4,7 +4,28 @@ import type { DataSource } from 'typeorm';
 import { migratedDataSource, type Engine } from '../../test/support/data-sources.js';
 import { postgresSkipReason } from '../../test/support/postgres.js';
 import type { TerminalResult } from './stored-run.js';
-import { ZapierRunStore } from './zapier-run.store.js';
+import { ZapierSql } from './sql/zapier-sql.js';
+import { ZapierRunIntake } from './run-intake.repository.js';
+import { ZapierOutbox } from './outbox.repository.js';
+import { ZapierPollQueue } from './poll-queue.repository.js';
+import { ZapierBudgetRepository } from './request-budget.repository.js';
+
+/** The repositories over one data source, as the module wires them. */
+function repositories(dataSource: DataSource) {
+  const sql = new ZapierSql(dataSource);
+  const budget = new ZapierBudgetRepository(sql);
+  const outbox = new ZapierOutbox(sql);
+  return {
+    intake: new ZapierRunIntake(sql),
+    outbox,
+    polls: new ZapierPollQueue(sql),
+    budget,
+    /** What the lifecycle does when a create call finishes: the last one releases held results. */
+    finishCreate: async (key: string, now: number) =>
+      (await budget.finishCreate(key)) > 0 ? 0 : outbox.releaseHeld(now),
+  };
+}
+type Repositories = ReturnType<typeof repositories>;
 
 const pgSkip = await postgresSkipReason();
 const KEY = 'default';
@@ -24,14 +45,14 @@ function result(runId: string, status: 'success' | 'error' = 'success'): Termina
 const claim = (now: number, instanceId = 'i1') => ({ now, instanceId, claimUntil: now + 30_000 });
 
 for (const engine of ['sqlite', 'postgres'] as Engine[]) {
-  describe(`ZapierRunStore on ${engine}`, { skip: engine === 'postgres' && pgSkip }, () => {
+  describe(`run storage on ${engine}`, { skip: engine === 'postgres' && pgSkip }, () => {
     let dataSource: DataSource;
     let close: () => Promise<void>;
-    let store: ZapierRunStore;
+    let store: Repositories;
 
     before(async () => {
       ({ dataSource, close } = await migratedDataSource(engine, 'store_spec'));
-      store = new ZapierRunStore(dataSource);
+      store = repositories(dataSource);
     });
     after(() => close());
 
@@ -44,64 +65,64 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
     });
 
     it('stores a new terminal run once, claimed for delivery by the storing instance', async () => {
-      const first = await store.storeTerminal([result('r1')], claim(5000), KEY);
+      const first = await store.intake.storeTerminal([result('r1')], claim(5000), KEY);
       assert.deepEqual([...first.keys()], ['r1']);
-      assert.equal(first.get('r1')?.dispatchNextAt, 5000);
+      assert.equal(first.get('r1')?.deliveryNextAt, 5000);
       assert.equal(first.get('r1')?.metadata, null);
-      const again = await store.storeTerminal([result('r1'), result('r2')], claim(6000), KEY);
+      const again = await store.intake.storeTerminal([result('r1'), result('r2')], claim(6000), KEY);
       assert.deepEqual([...again.keys()], ['r2']);
       const [row] = await dataSource.query<Record<string, unknown>[]>(
-        `SELECT status, dispatch_state, dispatch_claimed_by, completed_at FROM zapier_action_runs WHERE run_id = 'r1'`,
+        `SELECT status, delivery_state, delivery_claimed_by, completed_at FROM zapier_action_runs WHERE run_id = 'r1'`,
       );
       assert.equal(row.status, 'success');
-      assert.equal(row.dispatch_state, 'pending');
-      assert.equal(row.dispatch_claimed_by, 'i1');
+      assert.equal(row.delivery_state, 'pending');
+      assert.equal(row.delivery_claimed_by, 'i1');
       assert.equal(Number(row.completed_at), 5000);
     });
 
     it('keeps the first terminal state when a later result disagrees', async () => {
-      await store.storeTerminal([result('r3', 'success')], claim(1), KEY);
-      const later = await store.storeTerminal([result('r3', 'error')], claim(2), KEY);
+      await store.intake.storeTerminal([result('r3', 'success')], claim(1), KEY);
+      const later = await store.intake.storeTerminal([result('r3', 'error')], claim(2), KEY);
       assert.equal(later.size, 0);
-      assert.deepEqual(await store.statuses(['r3', 'missing']), new Map([['r3', 'success']]));
+      assert.deepEqual(await store.intake.statuses(['r3', 'missing']), new Map([['r3', 'success']]));
     });
 
     it('moves a submitted run from pending to terminal with its metadata', async () => {
-      const recorded = await store.recordSubmitted({
+      const recorded = await store.intake.recordSubmitted({
         runId: 'r4',
         action: 'act',
         metadata: { orderId: 7 },
         submittedAt: 100,
-        pollNextAt: 400,
+        firstPollAt: 400,
         now: 100,
       });
       assert.deepEqual(recorded, { status: 'pending', deliveryReleased: false });
-      const changed = await store.storeTerminal([result('r4', 'error')], claim(200), KEY);
+      const changed = await store.intake.storeTerminal([result('r4', 'error')], claim(200), KEY);
       assert.deepEqual(changed.get('r4')?.metadata, { orderId: 7 });
       assert.equal(changed.get('r4')?.submittedAt, 100);
       assert.equal(changed.get('r4')?.status, 'error');
     });
 
     it('defers delivery of an unknown run while a create may be in flight, then attaches metadata', async () => {
-      await store.beginCreate('deferral', 10_000, 40_000);
-      const changed = await store.storeTerminal([result('r5')], claim(10_500), 'deferral');
-      assert.equal(changed.get('r5')?.dispatchNextAt, 40_000);
+      await store.budget.beginCreate('deferral', 10_000, 40_000);
+      const changed = await store.intake.storeTerminal([result('r5')], claim(10_500), 'deferral');
+      assert.equal(changed.get('r5')?.deliveryNextAt, 40_000);
       assert.equal(
-        (await store.claimDueDispatches(claim(11_000, 'other'), 10, 10)).some(
+        (await store.outbox.claimDue(claim(11_000, 'other'), 10, 10)).some(
           (r) => r.runId === 'r5',
         ),
         false,
       );
-      const recorded = await store.recordSubmitted({
+      const recorded = await store.intake.recordSubmitted({
         runId: 'r5',
         action: 'act',
         metadata: { orderId: 8 },
         submittedAt: 10_000,
-        pollNextAt: 99_999,
+        firstPollAt: 99_999,
         now: 11_000,
       });
       assert.deepEqual(recorded, { status: 'success', deliveryReleased: true });
-      const claimed = await store.claimDueDispatches(claim(11_001, 'other'), 10, 10);
+      const claimed = await store.outbox.claimDue(claim(11_001, 'other'), 10, 10);
       const r5 = claimed.find((r) => r.runId === 'r5');
       assert.deepEqual(r5?.metadata, { orderId: 8 });
       assert.equal(r5?.status, 'success');
@@ -110,18 +131,18 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
 
     it('releases held-back unknown runs when the last create in flight finishes, not before', async () => {
       const key = 'release';
-      await store.beginCreate(key, 1_000, 50_000);
-      await store.beginCreate(key, 1_100, 60_000);
-      const changed = await store.storeTerminal(
+      await store.budget.beginCreate(key, 1_000, 50_000);
+      await store.budget.beginCreate(key, 1_100, 60_000);
+      const changed = await store.intake.storeTerminal(
         [result('held1'), result('held2')],
         claim(1_200),
         key,
       );
-      assert.equal(changed.get('held1')?.dispatchNextAt, 60_000);
+      assert.equal(changed.get('held1')?.deliveryNextAt, 60_000);
       assert.equal(await store.finishCreate(key, 1_300), 0, 'one create is still waiting');
-      assert.equal((await store.readBudget(key))?.createsInflight, 1);
+      assert.equal((await store.budget.read(key))?.createsInflight, 1);
       assert.equal(await store.finishCreate(key, 1_400), 2);
-      const claimed = await store.claimDueDispatches(claim(1_500, 'other'), 100, 10);
+      const claimed = await store.outbox.claimDue(claim(1_500, 'other'), 100, 10);
       assert.deepEqual(
         claimed
           .filter((r) => r.runId.startsWith('held'))
@@ -129,24 +150,24 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
           .sort(),
         ['held1', 'held2'],
       );
-      const after = await store.storeTerminal([result('held3')], claim(1_600), key);
-      assert.equal(after.get('held3')?.dispatchNextAt, 1_600, 'nothing in flight: no wait');
+      const after = await store.intake.storeTerminal([result('held3')], claim(1_600), key);
+      assert.equal(after.get('held3')?.deliveryNextAt, 1_600, 'nothing in flight: no wait');
     });
 
     it('forgets a create count whose deadline passed (its caller died)', async () => {
       const key = 'stale';
-      await store.beginCreate(key, 1_000, 2_000);
-      await store.beginCreate(key, 5_000, 9_000);
+      await store.budget.beginCreate(key, 1_000, 2_000);
+      await store.budget.beginCreate(key, 5_000, 9_000);
       assert.deepEqual(
         [
-          (await store.readBudget(key))?.createsInflight,
-          (await store.readBudget(key))?.createsInflightUntil,
+          (await store.budget.read(key))?.createsInflight,
+          (await store.budget.read(key))?.createsInflightUntil,
         ],
         [1, 9_000],
       );
-      const late = await store.storeTerminal([result('late')], claim(10_000), key);
+      const late = await store.intake.storeTerminal([result('late')], claim(10_000), key);
       assert.equal(
-        late.get('late')?.dispatchNextAt,
+        late.get('late')?.deliveryNextAt,
         10_000,
         'a passed deadline holds nothing back',
       );
@@ -154,52 +175,52 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
 
     it('spaces budget slots and pushes them past a cooldown', async () => {
       const key = 'spacing';
-      assert.equal(await store.reserveSlot(key, 1000, 1200), 1000);
-      assert.equal(await store.reserveSlot(key, 1000, 1200), 2200);
-      assert.equal(await store.reserveSlot(key, 1500, 1200), 3400);
-      assert.equal(await store.reserveSlot(key, 9000, 1200), 9000);
-      await store.startCooldown(key, 70_000);
-      await store.startCooldown(key, 50_000);
-      assert.equal(await store.reserveSlot(key, 10_000, 1200), 70_000);
-      const budget = await store.readBudget(key);
+      assert.equal(await store.budget.reserveSlot(key, 1000, 1200), 1000);
+      assert.equal(await store.budget.reserveSlot(key, 1000, 1200), 2200);
+      assert.equal(await store.budget.reserveSlot(key, 1500, 1200), 3400);
+      assert.equal(await store.budget.reserveSlot(key, 9000, 1200), 9000);
+      await store.budget.startCooldown(key, 70_000);
+      await store.budget.startCooldown(key, 50_000);
+      assert.equal(await store.budget.reserveSlot(key, 10_000, 1200), 70_000);
+      const budget = await store.budget.read(key);
       assert.equal(budget?.cooldownUntil, 70_000);
     });
 
     it('polls pending runs once per claim, expires them, and delivers with retries', async () => {
       for (const runId of ['p1', 'p2', 'p3']) {
-        await store.recordSubmitted({
+        await store.intake.recordSubmitted({
           runId,
           action: 'act',
           metadata: null,
           submittedAt: 0,
-          pollNextAt: runId === 'p3' ? 50_000 : 1_000,
+          firstPollAt: runId === 'p3' ? 50_000 : 1_000,
           now: 0,
         });
       }
-      const a = await store.claimDuePolls(claim(2000, 'a'), 10);
-      const b = await store.claimDuePolls(claim(2000, 'b'), 10);
+      const a = await store.polls.claimDue(claim(2000, 'a'), 10);
+      const b = await store.polls.claimDue(claim(2000, 'b'), 10);
       assert.deepEqual(a.map((r) => r.runId).sort(), ['p1', 'p2']);
       assert.deepEqual(b, []);
-      await store.reschedulePoll('p1', 'a', {
+      await store.polls.reschedule('p1', 'a', {
         nextAt: 9000,
         attempts: 1,
         lastError: null,
         now: 2000,
       });
-      await store.reschedulePoll('p2', 'b', {
+      await store.polls.reschedule('p2', 'b', {
         nextAt: 9000,
         attempts: 1,
         lastError: null,
         now: 2000,
       });
-      const later = await store.claimDuePolls(claim(9500, 'b'), 10);
+      const later = await store.polls.claimDue(claim(9500, 'b'), 10);
       assert.deepEqual(
         later.map((r) => r.runId),
         ['p1'],
       );
       assert.equal(later[0].pollAttempts, 1);
 
-      const expired = await store.expire(
+      const expired = await store.intake.expire(
         { runIds: ['p1', 'p3', 'r1'] },
         'not-found',
         claim(10_000),
@@ -208,47 +229,47 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
       assert.equal(expired[0].status, 'expired');
       assert.equal(expired[0].expiredReason, 'not-found');
 
-      await store.markDeliveryFailed('p1', 'i1', {
+      await store.outbox.markFailed('p1', 'i1', {
         error: 'boom',
         nextAt: 20_000,
         park: false,
         now: 10_001,
       });
-      assert.equal(await store.markDelivered(['p3'], 'someone-else', 10_002), 0);
-      assert.equal(await store.markDelivered(['p3'], 'i1', 10_002), 1);
-      const early = await store.claimDueDispatches(claim(15_000, 'x'), 100, 10);
+      assert.equal((await store.outbox.markDelivered(['p3'], 'someone-else', 10_002)).size, 0);
+      assert.equal((await store.outbox.markDelivered(['p3'], 'i1', 10_002)).size, 1);
+      const early = await store.outbox.claimDue(claim(15_000, 'x'), 100, 10);
       assert.equal(
         early.some((r) => r.runId === 'p1'),
         false,
       );
-      const due = await store.claimDueDispatches(claim(20_000, 'x'), 100, 10);
+      const due = await store.outbox.claimDue(claim(20_000, 'x'), 100, 10);
       const p1 = due.find((r) => r.runId === 'p1');
       assert.equal(p1?.attempt, 2);
-      await store.markDeliveryFailed('p1', 'x', {
+      await store.outbox.markFailed('p1', 'x', {
         error: 'boom',
         nextAt: 0,
         park: true,
         now: 20_001,
       });
       assert.equal(
-        (await store.claimDueDispatches(claim(99_000, 'x'), 100, 10)).some((r) => r.runId === 'p1'),
+        (await store.outbox.claimDue(claim(99_000, 'x'), 100, 10)).some((r) => r.runId === 'p1'),
         false,
       );
-      assert.equal(await store.requeueDelivery('p1', 99_000), true);
-      const requeued = await store.claimDueDispatches(claim(99_001, 'x'), 100, 10);
+      assert.equal(await store.outbox.requeue('p1', 99_000), true);
+      const requeued = await store.outbox.claimDue(claim(99_001, 'x'), 100, 10);
       assert.equal(requeued.find((r) => r.runId === 'p1')?.attempt, 1);
     });
 
     it('expires runs older than the retention in one statement', async () => {
-      await store.recordSubmitted({
+      await store.intake.recordSubmitted({
         runId: 'old',
         action: 'a',
         metadata: { k: 1 },
         submittedAt: 5,
-        pollNextAt: 5,
+        firstPollAt: 5,
         now: 5,
       });
-      const expired = await store.expire({ createdBefore: 6, limit: 100 }, 'retention', claim(7));
+      const expired = await store.intake.expire({ createdBefore: 6, limit: 100 }, 'retention', claim(7));
       // p2 (created at 0, still pending) is older than the cut-off too.
       assert.deepEqual(expired.map((r) => [r.runId, r.expiredReason, r.metadata]).sort(), [
         ['old', 'retention', { k: 1 }],
@@ -257,41 +278,41 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
     });
 
     it('counts a delivery cut short by a crash as an attempt, and parks after the last one', async () => {
-      await store.storeTerminal([result('crashy')], claim(1_000, 'dead'), KEY);
+      await store.intake.storeTerminal([result('crashy')], claim(1_000, 'dead'), KEY);
       // "dead" never marks it; its claim runs out and others take over, attempt after attempt.
-      const second = await store.claimDueDispatches(claim(40_000, 'x'), 100, 3);
+      const second = await store.outbox.claimDue(claim(40_000, 'x'), 100, 3);
       assert.equal(second.find((r) => r.runId === 'crashy')?.attempt, 2);
-      const third = await store.claimDueDispatches(claim(80_000, 'y'), 100, 3);
+      const third = await store.outbox.claimDue(claim(80_000, 'y'), 100, 3);
       assert.equal(third.find((r) => r.runId === 'crashy')?.attempt, 3);
-      const fourth = await store.claimDueDispatches(claim(120_000, 'z'), 100, 3);
+      const fourth = await store.outbox.claimDue(claim(120_000, 'z'), 100, 3);
       assert.equal(fourth.find((r) => r.runId === 'crashy')?.parked, true);
       const [row] = await dataSource.query<Array<Record<string, unknown>>>(
-        `SELECT dispatch_state, dispatch_attempts, dispatch_last_error, dispatch_claimed_by FROM zapier_action_runs WHERE run_id = 'crashy'`,
+        `SELECT delivery_state, delivery_attempts, delivery_last_error, delivery_claimed_by FROM zapier_action_runs WHERE run_id = 'crashy'`,
       );
       assert.deepEqual(
-        [row.dispatch_state, Number(row.dispatch_attempts), row.dispatch_claimed_by],
+        [row.delivery_state, Number(row.delivery_attempts), row.delivery_claimed_by],
         ['parked', 3, null],
       );
-      assert.match(String(row.dispatch_last_error), /stopped before its listeners finished/);
+      assert.match(String(row.delivery_last_error), /stopped before its listeners finished/);
     });
 
     it('keeps a renewed poll claim away from other instances', async () => {
-      await store.recordSubmitted({
+      await store.intake.recordSubmitted({
         runId: 'renewed',
         action: 'a',
         metadata: null,
         submittedAt: 0,
-        pollNextAt: 0,
+        firstPollAt: 0,
         now: 500_000,
       });
-      const [mine] = await store.claimDuePolls(
+      const [mine] = await store.polls.claimDue(
         { now: 500_000, instanceId: 'me', claimUntil: 530_000 },
         1,
       );
       assert.equal(mine?.runId, 'renewed');
-      await store.renewPollClaim('renewed', 'me', 560_000);
-      await store.renewPollClaim('renewed', 'not-me', 999_999);
-      const early = await store.claimDuePolls(
+      await store.polls.renewClaims(['renewed'], 'me', 560_000);
+      await store.polls.renewClaims(['renewed'], 'not-me', 999_999);
+      const early = await store.polls.claimDue(
         { now: 540_000, instanceId: 'other', claimUntil: 570_000 },
         10,
       );
@@ -299,7 +320,7 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
         early.some((r) => r.runId === 'renewed'),
         false,
       );
-      const late = await store.claimDuePolls(
+      const late = await store.polls.claimDue(
         { now: 560_001, instanceId: 'other', claimUntil: 590_000 },
         10,
       );
@@ -311,33 +332,33 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
 
     it('claims no more than the limit asked for', async () => {
       for (let i = 0; i < 6; i++) {
-        await store.recordSubmitted({
+        await store.intake.recordSubmitted({
           runId: `lim${i}`,
           action: 'a',
           metadata: null,
           submittedAt: 0,
-          pollNextAt: 1,
+          firstPollAt: 1,
           now: 1,
         });
       }
-      await store.storeTerminal(
+      await store.intake.storeTerminal(
         ['d0', 'd1', 'd2', 'd3'].map((id) => result(id)),
         claim(1, 'nobody'),
         'limits',
       );
-      await store.releaseDispatchClaims(['d0', 'd1', 'd2', 'd3'], 'nobody');
-      assert.equal((await store.claimDuePolls(claim(5, 'l1'), 1)).length, 1);
-      assert.equal((await store.claimDuePolls(claim(5, 'l2'), 2)).length, 2);
-      assert.equal((await store.claimDueDispatches(claim(5, 'l3'), 1, 10)).length, 1);
+      await store.outbox.releaseClaims(['d0', 'd1', 'd2', 'd3'], 'nobody');
+      assert.equal((await store.polls.claimDue(claim(5, 'l1'), 1)).length, 1);
+      assert.equal((await store.polls.claimDue(claim(5, 'l2'), 2)).length, 2);
+      assert.equal((await store.outbox.claimDue(claim(5, 'l3'), 1, 10)).length, 1);
       assert.equal(
-        (await store.expire({ createdBefore: 2, limit: 2 }, 'retention', claim(5))).length,
+        (await store.intake.expire({ createdBefore: 2, limit: 2 }, 'retention', claim(5))).length,
         2,
       );
     });
   });
 }
 
-describe('ZapierRunStore across two PostgreSQL connections', { skip: pgSkip }, () => {
+describe('run storage across two PostgreSQL connections', { skip: pgSkip }, () => {
   let first: Awaited<ReturnType<typeof migratedDataSource>>;
   let second: DataSource;
   before(async () => {
@@ -352,36 +373,36 @@ describe('ZapierRunStore across two PostgreSQL connections', { skip: pgSkip }, (
   });
 
   it('lets exactly one of 20 concurrent identical results through', async () => {
-    const stores = [new ZapierRunStore(first.dataSource), new ZapierRunStore(second)];
+    const stores = [repositories(first.dataSource), repositories(second)];
     const outcomes = await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
-        stores[i % 2].storeTerminal([result('same')], claim(1, `i${i}`), KEY),
+        stores[i % 2].intake.storeTerminal([result('same')], claim(1, `i${i}`), KEY),
       ),
     );
     assert.equal(outcomes.filter((changed) => changed.has('same')).length, 1);
   });
 
   it('gives concurrent pollers disjoint claims and concurrent budget callers distinct slots', async () => {
-    const stores = [new ZapierRunStore(first.dataSource), new ZapierRunStore(second)];
+    const stores = [repositories(first.dataSource), repositories(second)];
     for (let i = 0; i < 40; i++) {
-      await stores[0].recordSubmitted({
+      await stores[0].intake.recordSubmitted({
         runId: `c${i}`,
         action: 'a',
         metadata: null,
         submittedAt: 0,
-        pollNextAt: 0,
+        firstPollAt: 0,
         now: 0,
       });
     }
     const claims = await Promise.all(
-      Array.from({ length: 8 }, (_, i) => stores[i % 2].claimDuePolls(claim(1, `p${i}`), 5)),
+      Array.from({ length: 8 }, (_, i) => stores[i % 2].polls.claimDue(claim(1, `p${i}`), 5)),
     );
     const ids = claims.flat().map((r) => r.runId);
     assert.equal(new Set(ids).size, ids.length);
     assert.equal(ids.length, 40);
 
     const slots = await Promise.all(
-      Array.from({ length: 30 }, (_, i) => stores[i % 2].reserveSlot('cluster', 1000, 100)),
+      Array.from({ length: 30 }, (_, i) => stores[i % 2].budget.reserveSlot('cluster', 1000, 100)),
     );
     assert.deepEqual(
       [...slots].sort((x, y) => x - y),

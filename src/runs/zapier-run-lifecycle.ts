@@ -1,0 +1,199 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { ZAPIER_BUDGET_KEY, ZAPIER_CLOCK, ZAPIER_OPTIONS } from '../zapier.constants.js';
+import type { ZapierClock } from '../interfaces/zapier-clock.interface.js';
+import type { ResolvedZapierOptions } from '../options/resolve-zapier-options.js';
+import { ZapierClaimedDeliveries } from '../storage/claimed-deliveries.js';
+import { GroupCommit } from '../storage/group-commit.js';
+import { ZapierOutbox } from '../storage/outbox.repository.js';
+import {
+  ZapierQuarantineRepository,
+  type QuarantineEntry,
+} from '../storage/quarantine.repository.js';
+import { ZapierBudgetRepository } from '../storage/request-budget.repository.js';
+import { ZapierRunIntake } from '../storage/run-intake.repository.js';
+import type { ClaimContext, TerminalResult } from '../storage/stored-run.js';
+
+/** Whether a result changed the run (`stored`) or the run was terminal already (`duplicate`). */
+export type RecordOutcome = 'stored' | 'duplicate';
+
+/** A run `ZapierClient` just created. */
+export interface SubmittedRunInput {
+  runId: string;
+  action: string;
+  metadata: Record<string, unknown> | null;
+}
+
+/** Runs expired per statement by the retention sweep. */
+const EXPIRY_BATCH = 500;
+
+/**
+ * The one owner of a run's life: every state change goes through here, and here alone a state
+ * change becomes outbox work for the delivery runner.
+ *
+ * - A terminal result, from a callback or a poll, is recorded through one group-committed path
+ *   (see `GroupCommit`), so a callback and a poll racing for the same run still give one event.
+ * - A run the client submitted is recorded pending, with its metadata.
+ * - While a create call waits for its response, results of runs nobody has recorded are held
+ *   back (the run may be that call's, and its event should carry the metadata); the last create
+ *   call to finish releases them.
+ * - Runs are expired past Zapier's retention, or when Zapier no longer knows them.
+ * - A signed callback that is not a run result is quarantined.
+ *
+ * Whatever a statement claimed for this instance is handed to the delivery runner at once;
+ * anything else waits in the outbox for a sweep.
+ */
+@Injectable()
+export class ZapierRunLifecycle {
+  private readonly logger = new Logger('ZapierRuns');
+  private readonly results: GroupCommit<TerminalResult, RecordOutcome>;
+
+  constructor(
+    private readonly intake: ZapierRunIntake,
+    private readonly outbox: ZapierOutbox,
+    private readonly budget: ZapierBudgetRepository,
+    private readonly quarantined: ZapierQuarantineRepository,
+    private readonly deliveries: ZapierClaimedDeliveries,
+    @Inject(ZAPIER_OPTIONS) private readonly options: ResolvedZapierOptions,
+    @Inject(ZAPIER_CLOCK) private readonly clock: ZapierClock,
+  ) {
+    const sqlite = intake.dialect.kind === 'sqlite';
+    this.results = new GroupCommit((items) => this.writeResults(items), {
+      maxConcurrent: sqlite ? 1 : 4,
+      maxItems: 200,
+      maxWeight: 16 * 1024 * 1024,
+      weight: (item) => item.rawPayload.length,
+    });
+  }
+
+  /** Resolves once the result is committed (or was already); rejects if it could not be. */
+  recordResult(result: TerminalResult): Promise<RecordOutcome> {
+    return this.results.submit(result);
+  }
+
+  /**
+   * Records a run the client created, as pending with its metadata; its first poll is due once
+   * it is overdue. If its callback was faster, the delivery held back for this metadata goes now.
+   */
+  async recordSubmitted(run: SubmittedRunInput): Promise<void> {
+    const now = this.clock.now();
+    const { deliveryReleased } = await this.intake.recordSubmitted({
+      ...run,
+      submittedAt: now,
+      firstPollAt: now + this.options.polling.overdueAfterMs,
+      now,
+    });
+    if (deliveryReleased) this.deliveries.signalDue();
+  }
+
+  /**
+   * Records, for every instance, that a create call is about to wait for its response, so that
+   * results of runs nobody has recorded wait for its metadata. At most for the request timeout
+   * (plus a margin), should this process die before `finishCreate`.
+   */
+  async beginCreate(): Promise<void> {
+    const now = this.clock.now();
+    await this.budget.beginCreate(
+      ZAPIER_BUDGET_KEY,
+      now,
+      now + this.options.requestTimeoutMs + 5_000,
+    );
+  }
+
+  /**
+   * Records that a create call is done (with its run recorded, or failed). The last one to
+   * finish releases the results held back meanwhile. Never throws: the deadline `beginCreate`
+   * set ends the hold anyway.
+   */
+  async finishCreate(): Promise<void> {
+    try {
+      if ((await this.budget.finishCreate(ZAPIER_BUDGET_KEY)) > 0) return;
+      if ((await this.outbox.releaseHeld(this.clock.now())) > 0) this.deliveries.signalDue();
+    } catch {
+      // The hold's deadline releases them.
+    }
+  }
+
+  /** Expires every pending run older than Zapier's retention; returns how many. */
+  async expireRetained(): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const claim = this.deliveryClaim();
+      const expired = await this.intake.expire(
+        { createdBefore: claim.now - this.options.polling.retentionMs, limit: EXPIRY_BATCH },
+        'retention',
+        claim,
+      );
+      this.deliveries.handOver(expired);
+      total += expired.length;
+      if (expired.length < EXPIRY_BATCH) break;
+    }
+    if (total > 0) {
+      this.logger.warn(`${total} run(s) expired without a result (older than Zapier's retention).`);
+    }
+    return total;
+  }
+
+  /** Expires a pending run Zapier answers 404 for. */
+  async expireNotFound(runId: string): Promise<void> {
+    const expired = await this.intake.expire({ runIds: [runId] }, 'not-found', this.deliveryClaim());
+    this.deliveries.handOver(expired);
+    if (expired.length > 0) {
+      this.logger.warn(`Run ${runId} expired: Zapier no longer knows it (404).`);
+    }
+  }
+
+  /** Keeps a signed callback that is not a run result; the run stays as it is. */
+  quarantine(entry: QuarantineEntry): Promise<void> {
+    return this.quarantined.insert(entry);
+  }
+
+  private deliveryClaim(): ClaimContext {
+    const now = this.clock.now();
+    return {
+      now,
+      instanceId: this.options.instanceId,
+      claimUntil: now + this.options.delivery.leaseMs,
+    };
+  }
+
+  private async writeResults(items: TerminalResult[]): Promise<RecordOutcome[]> {
+    // One statement cannot touch a row twice (PostgreSQL refuses), so a run repeated within the
+    // batch is written once; its repeats are duplicates by definition.
+    const unique = new Map<string, TerminalResult>();
+    for (const item of items) if (!unique.has(item.runId)) unique.set(item.runId, item);
+    const claim = this.deliveryClaim();
+    const changed = await this.intake.storeTerminal([...unique.values()], claim, ZAPIER_BUDGET_KEY);
+    const due = [...changed.values()].filter((run) => run.deliveryNextAt <= claim.now);
+    this.deliveries.handOver(due);
+    const outcomes = items.map(
+      (item): RecordOutcome =>
+        unique.get(item.runId) === item && changed.has(item.runId) ? 'stored' : 'duplicate',
+    );
+    const repeated = items.filter((_item, i) => outcomes[i] === 'duplicate');
+    if (repeated.length > 0) void this.reportConflicts(repeated);
+    return outcomes;
+  }
+
+  /**
+   * A duplicate is normal (Zapier retries, a poll raced the callback); a duplicate with another
+   * outcome is not, since the signature does not cover the body (docs/decisions.md#d9). The first
+   * terminal state stays; the disagreement is logged. Runs after the answer, off the hot path.
+   */
+  private async reportConflicts(items: TerminalResult[]): Promise<void> {
+    try {
+      const stored = await this.intake.statuses(items.map((item) => item.runId));
+      for (const item of items) {
+        const status = stored.get(item.runId);
+        if (status !== undefined && status !== item.status) {
+          this.logger.warn(
+            `Run ${item.runId} is already ${status}; ignored a later ${item.source} saying ${item.status}.`,
+          );
+        } else {
+          this.logger.debug(`Duplicate ${item.source} result for run ${item.runId} absorbed.`);
+        }
+      }
+    } catch {
+      // Only a diagnostic; the results themselves are safely stored.
+    }
+  }
+}

@@ -1,0 +1,96 @@
+import { Injectable } from '@nestjs/common';
+import { SqlParams } from './sql/sql-params.js';
+import type { SqlAssignments } from './sql/sql-columns.js';
+import { sqlValue, ZapierSql } from './sql/zapier-sql.js';
+import type { ClaimContext, OverdueRun } from './stored-run.js';
+
+const RUNS = 'zapier_action_runs';
+
+/**
+ * The poller's work queue: the `poll_*` columns of pending runs. A run is claimed by one instance
+ * at a time with a guarded UPDATE (and SKIP LOCKED on PostgreSQL), held by a lease the instance
+ * renews while it works, and rescheduled (which releases it) once read.
+ */
+@Injectable()
+export class ZapierPollQueue {
+  constructor(private readonly sql: ZapierSql) {}
+
+  /** The poll columns of a run that just left `pending`: nothing to poll any more. */
+  static readonly cleared: SqlAssignments = [
+    ['poll_next_at', 'NULL'],
+    ['poll_claimed_by', 'NULL'],
+    ['poll_claim_until', 'NULL'],
+  ];
+
+  /** The poll columns of a run just submitted: first poll once it is overdue. */
+  static firstPollAt(p: SqlParams, at: number): SqlAssignments {
+    return [
+      ['poll_next_at', p.add(at, 'bigint')],
+      ['poll_attempts', '0'],
+    ];
+  }
+
+  /** Claims up to `limit` pending runs whose next poll is due, oldest due first. */
+  async claimDue(claim: ClaimContext, limit: number): Promise<OverdueRun[]> {
+    const p = new SqlParams();
+    const me = p.add(claim.instanceId);
+    const until = p.add(claim.claimUntil, 'bigint');
+    const now = p.add(claim.now, 'bigint');
+    const lim = p.add(limit, 'integer');
+    // MATERIALIZED: see ZapierOutbox.claimDue.
+    const sql = `
+WITH due AS MATERIALIZED (
+  SELECT run_id FROM ${RUNS}
+  WHERE status = 'pending' AND poll_next_at <= ${now}
+    AND (poll_claim_until IS NULL OR poll_claim_until < ${now})
+  ORDER BY poll_next_at LIMIT ${lim}${this.sql.dialect.skipLocked})
+UPDATE ${RUNS} SET poll_claimed_by = ${me}, poll_claim_until = ${until}
+WHERE run_id IN (SELECT run_id FROM due)
+  AND status = 'pending' AND (poll_claim_until IS NULL OR poll_claim_until < ${now})
+RETURNING run_id, submitted_at, created_at, poll_attempts`;
+    const rows = await this.sql.query(sql, p);
+    return rows.map((row) => ({
+      runId: String(row.run_id),
+      submittedAt: sqlValue.numberOrNull(row.submitted_at),
+      createdAt: sqlValue.number(row.created_at),
+      pollAttempts: sqlValue.number(row.poll_attempts),
+    }));
+  }
+
+  /** Schedules the next poll of a run this instance claimed, and releases the claim. */
+  async reschedule(
+    runId: string,
+    instanceId: string,
+    update: { nextAt: number; attempts: number; lastError: string | null; now: number },
+  ): Promise<void> {
+    const p = new SqlParams();
+    await this.sql.query(
+      `UPDATE ${RUNS} SET poll_next_at = ${p.add(update.nextAt, 'bigint')},
+  poll_attempts = ${p.add(update.attempts, 'integer')}, poll_last_error = ${p.add(update.lastError)},
+  poll_claimed_by = NULL, poll_claim_until = NULL, updated_at = ${p.add(update.now, 'bigint')}
+WHERE run_id = ${p.add(runId)} AND status = 'pending' AND poll_claimed_by = ${p.add(instanceId)}`,
+      p,
+    );
+  }
+
+  /** Extends this instance's claims on runs it is still polling. */
+  async renewClaims(runIds: readonly string[], instanceId: string, until: number): Promise<void> {
+    if (runIds.length === 0) return;
+    const p = new SqlParams();
+    await this.sql.query(
+      `UPDATE ${RUNS} SET poll_claim_until = ${p.add(until, 'bigint')}
+WHERE run_id IN ${p.list(runIds)} AND poll_claimed_by = ${p.add(instanceId)} AND status = 'pending'`,
+      p,
+    );
+  }
+
+  /** Releases every poll claim of this instance, so another instance can poll those runs. */
+  async releaseAll(instanceId: string): Promise<void> {
+    const p = new SqlParams();
+    await this.sql.query(
+      `UPDATE ${RUNS} SET poll_claimed_by = NULL, poll_claim_until = NULL
+WHERE poll_claimed_by = ${p.add(instanceId)} AND status = 'pending'`,
+      p,
+    );
+  }
+}

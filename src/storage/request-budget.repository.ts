@@ -1,0 +1,115 @@
+import { Injectable } from '@nestjs/common';
+import { SqlParams } from './sql/sql-params.js';
+import { sqlValue, ZapierSql } from './sql/zapier-sql.js';
+
+const BUDGET = 'zapier_api_budget';
+
+/** The shared budget row, for logs and tests. */
+export interface BudgetState {
+  nextSlotAt: number;
+  cooldownUntil: number;
+  createsInflight: number;
+  createsInflightUntil: number;
+}
+
+/**
+ * The row of `zapier_api_budget` every instance of the app shares: the next free send slot, the
+ * end of a 429 cooldown, and how many create calls are waiting for their response (and until when
+ * at the latest, should their process die). Each change is one atomic upsert on that row.
+ */
+@Injectable()
+export class ZapierBudgetRepository {
+  constructor(private readonly sql: ZapierSql) {}
+
+  /**
+   * A join bringing in the budget row as `b`, and the time until which results of runs nobody has
+   * recorded must wait for a create call's metadata (0 when no create call is waiting).
+   */
+  static createsInflight(p: SqlParams, budgetKey: string): { join: string; heldUntil: string } {
+    return {
+      join: `LEFT JOIN ${BUDGET} b ON b.budget_key = ${p.add(budgetKey)}`,
+      heldUntil: `(CASE WHEN COALESCE(b.creates_inflight, 0) > 0 THEN b.creates_inflight_until ELSE 0 END)`,
+    };
+  }
+
+  /**
+   * Reserves the next send slot: slots are `intervalMs` apart and never inside a cooldown,
+   * whichever instance asks. Returns the slot's time.
+   */
+  async reserveSlot(budgetKey: string, now: number, intervalMs: number): Promise<number> {
+    const p = new SqlParams();
+    const at = p.add(now, 'bigint');
+    const interval = p.add(intervalMs, 'bigint');
+    const sql = `
+INSERT INTO ${BUDGET} AS b (budget_key, next_slot_at)
+VALUES (${p.add(budgetKey)}, ${at} + ${interval})
+ON CONFLICT (budget_key) DO UPDATE SET
+  next_slot_at = ${this.sql.dialect.greatest('b.next_slot_at', 'b.cooldown_until', at)} + ${interval}
+RETURNING next_slot_at`;
+    const [row] = await this.sql.query(sql, p);
+    return sqlValue.number(row.next_slot_at) - intervalMs;
+  }
+
+  /** Starts (or extends) the cooldown after a 429; reserved slots move past it. */
+  async startCooldown(budgetKey: string, until: number): Promise<void> {
+    const p = new SqlParams();
+    await this.sql.query(
+      `INSERT INTO ${BUDGET} AS b (budget_key, cooldown_until)
+VALUES (${p.add(budgetKey)}, ${p.add(until, 'bigint')})
+ON CONFLICT (budget_key) DO UPDATE SET cooldown_until = ${this.sql.dialect.greatest(
+        'b.cooldown_until',
+        'excluded.cooldown_until',
+      )}`,
+      p,
+    );
+  }
+
+  /**
+   * Records that a create call is about to wait for its response, until `until` at the latest.
+   * A count whose deadline passed is stale and starts again from 1.
+   */
+  async beginCreate(budgetKey: string, now: number, until: number): Promise<void> {
+    const p = new SqlParams();
+    const at = p.add(now, 'bigint');
+    const deadline = p.add(until, 'bigint');
+    await this.sql.query(
+      `INSERT INTO ${BUDGET} AS b (budget_key, creates_inflight, creates_inflight_until)
+VALUES (${p.add(budgetKey)}, 1, ${deadline})
+ON CONFLICT (budget_key) DO UPDATE SET
+  creates_inflight = CASE WHEN b.creates_inflight_until < ${at} THEN 1
+    ELSE b.creates_inflight + 1 END,
+  creates_inflight_until = ${this.sql.dialect.greatest('b.creates_inflight_until', deadline)}`,
+      p,
+    );
+  }
+
+  /** Records that a create call has its response; returns how many are still waiting. */
+  async finishCreate(budgetKey: string): Promise<number> {
+    const p = new SqlParams();
+    const [row] = await this.sql.query(
+      `UPDATE ${BUDGET} SET
+  creates_inflight = CASE WHEN creates_inflight > 0 THEN creates_inflight - 1 ELSE 0 END,
+  creates_inflight_until = CASE WHEN creates_inflight <= 1 THEN 0 ELSE creates_inflight_until END
+WHERE budget_key = ${p.add(budgetKey)}
+RETURNING creates_inflight`,
+      p,
+    );
+    return row ? sqlValue.number(row.creates_inflight) : 0;
+  }
+
+  async read(budgetKey: string): Promise<BudgetState | null> {
+    const p = new SqlParams();
+    const [row] = await this.sql.query(
+      `SELECT next_slot_at, cooldown_until, creates_inflight, creates_inflight_until
+FROM ${BUDGET} WHERE budget_key = ${p.add(budgetKey)}`,
+      p,
+    );
+    if (!row) return null;
+    return {
+      nextSlotAt: sqlValue.number(row.next_slot_at),
+      cooldownUntil: sqlValue.number(row.cooldown_until),
+      createsInflight: sqlValue.number(row.creates_inflight),
+      createsInflightUntil: sqlValue.number(row.creates_inflight_until),
+    };
+  }
+}
