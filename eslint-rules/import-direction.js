@@ -19,7 +19,8 @@
  * - A folder or root file of `src/` that has no row is reported, so a new room gets a place
  *   in the table before it gets imports.
  *
- * Wired into `eslint.config.js` for `src/**\/*.ts` as `local/import-direction`.
+ * `eslint.config.js` turns it on as `local/import-direction` for the TypeScript files of `src/`,
+ * which the rule finds from its own place in the repository (`../src/` from this file).
  */
 import { basename, dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -73,7 +74,7 @@ function roomOf(path) {
   const parts = rel === '' ? ['index.ts'] : rel.split(sep);
   if (parts.length > 1) {
     const name = `${parts[0]}/`;
-    return { name, known: FOUNDATION.includes(name) || name in ROOMS };
+    return { name, known: FOUNDATION.includes(name) || Object.hasOwn(ROOMS, name) };
   }
   const known = ROOT_FILES.get(stem(parts[0]));
   return { name: known ?? parts[0], known: known !== undefined };
