@@ -2,6 +2,7 @@ import js from '@eslint/js';
 import globals from 'globals';
 import prettier from 'eslint-config-prettier';
 import tseslint from 'typescript-eslint';
+import local from './eslint-rules/import-direction.js';
 
 export default tseslint.config(
   { ignores: ['dist/', 'out/', 'out-*/', 'node_modules/', 'bench/results/'] },
@@ -17,6 +18,12 @@ export default tseslint.config(
       // Methods passed as callbacks here never use `this` (or are arrow properties).
       '@typescript-eslint/unbound-method': 'off',
     },
+  },
+  {
+    // The rooms of src/ and the one direction of imports between them.
+    files: ['src/**/*.ts'],
+    plugins: { local },
+    rules: { 'local/import-direction': 'error' },
   },
   {
     // node:test's describe/it return promises the runner tracks itself.
