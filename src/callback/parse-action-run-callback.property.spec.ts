@@ -10,8 +10,10 @@ import {
 } from './dto/action-run-callback.dto.js';
 
 /**
- * Property-based tests of the callback parser (issue 5, "Hostile input"). Failures print
- * fast-check's seed and path; replay with FC_SEED=<seed> (FC_RUNS scales the run counts).
+ * Property-based tests of the callback parser. Its input is whatever a signed request carried, so
+ * any JSON at all must end in a clean accept or reject: no throw, no prototype pollution, no
+ * mutated input. Failures print fast-check's seed and path; replay with FC_SEED=<seed> (FC_RUNS
+ * scales the run counts).
  */
 
 const SEED = process.env.FC_SEED === undefined ? undefined : Number(process.env.FC_SEED);
