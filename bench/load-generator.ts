@@ -60,7 +60,7 @@ class IdSession {
 
 const sessions = new Map<string, IdSession>();
 
-/** The body Zapier POSTs (ZAPIER.md §3); the same run id always gets the same outcome. */
+/** The body Zapier POSTs (docs/decisions.md#f3); the same run id always gets the same outcome. */
 function callbackBody(id: string, n: number): string {
   if (n % ERROR_EVERY === ERROR_EVERY - 1) {
     return `{"data":{"type":"run","id":"${id}","status":"error","results":[],"errors":[{"code":"user","title":"Invalid input","detail":"The channel #general-${n} does not exist."}]}}`;

@@ -1,8 +1,9 @@
-// The cluster test of issue 5, larger and longer: several app instances as separate processes on
-// one PostgreSQL database, runs started through ZapierClient, callbacks spread over the instances
-// (some duplicated to two instances at once, some never sent), listeners failing at first,
-// instances SIGKILLed and restarted. Prints a summary; exits 1 if a promise was broken (a run
-// lost, delivered twice without a crash, or the request budget exceeded).
+// The cluster test (the README's "Guarantees" across instances and crashes), larger and longer:
+// several app instances as separate processes on one PostgreSQL database, runs started through
+// ZapierClient, callbacks spread over the instances (some duplicated to two instances at once, some
+// never sent), listeners failing at first, instances SIGKILLed and restarted. Prints a summary;
+// exits 1 if a promise was broken (a run lost, delivered twice without a crash, or the request
+// budget exceeded).
 // Usage: npm run build:test && node scripts/cluster-soak.mjs [--runs 20000 --minutes 10 ...]
 // The scenario itself lives in test/support/cluster-harness.ts, shared with test/cluster.e2e-spec.ts.
 import { existsSync } from 'node:fs';

@@ -8,12 +8,12 @@ import { SeededRandom } from './support/seeded-random.js';
 import { startZapierApp, type Adapter, type ZapierApp } from './support/zapier-app.js';
 
 /**
- * Fuzzes the live callback route (issue 5, "Hostile input") on Express and on Fastify with
- * SQLite: random methods, paths, headers, content types, encodings, framings and bodies, signed
- * or not, mixed with correctly signed control callbacks. Invariants, checked after every request:
- * no 5xx (the JWKS and the database are healthy, so a 5xx is always a bug), nothing stored and
- * nothing quarantined without a valid signature, every control request answered 200 and heard
- * exactly once by listeners, and the app still answering at the end.
+ * Fuzzes the live callback route, which is public and so must withstand any request, on Express and
+ * on Fastify with SQLite: random methods, paths, headers, content types, encodings, framings and
+ * bodies, signed or not, mixed with correctly signed control callbacks. Invariants, checked after
+ * every request: no 5xx (the JWKS and the database are healthy, so a 5xx is always a bug), nothing
+ * stored and nothing quarantined without a valid signature, every control request answered 200 and
+ * heard exactly once by listeners, and the app still answering at the end.
  *
  * FUZZ_SEED=<n> replays a run; FUZZ_REQUESTS sets the number of requests per adapter.
  */

@@ -5,7 +5,7 @@ const number = (value: number, digits = 0) =>
 const ratio = (value: number | null) => (value === null ? '—' : `${value.toFixed(2)}×`);
 const serverName = { ceiling: 'ceiling (bare endpoint)', peer: 'peer', zapier: 'ZapierModule' };
 
-/** Minimum ZapierModule ÷ peer ratio, by database (issue 6). */
+/** Minimum ZapierModule ÷ peer ratio, by database: the targets in bench/README.md ("Targets"). */
 export const TARGET_RATIO = { postgres: 1.5, sqlite: 1.2 } as const;
 
 function eventsCell(result: ConfigResult): string {

@@ -10,8 +10,10 @@ import {
 } from './dto/action-run-callback.dto.js';
 
 /**
- * Property-based tests of the callback parser (issue 5, "Hostile input"). Failures print
- * fast-check's seed and path; replay with FC_SEED=<seed> (FC_RUNS scales the run counts).
+ * Property-based tests of the callback parser. Its input is whatever a signed request carried, so
+ * any JSON at all must end in a clean accept or reject: no throw, no prototype pollution, no
+ * mutated input. Failures print fast-check's seed and path; replay with FC_SEED=<seed> (FC_RUNS
+ * scales the run counts).
  */
 
 const SEED = process.env.FC_SEED === undefined ? undefined : Number(process.env.FC_SEED);
@@ -204,9 +206,9 @@ function extrasArb(keys: fc.Arbitrary<string>) {
 }
 
 /**
- * Well-formed callbacks in both documented shapes (ZAPIER.md §2-3): `id` or `run_id`, `results`
- * an array, an object, null or absent, `errors` with optional fields, unknown fields anywhere.
- * `extraKeys` chooses the names of the unknown fields.
+ * Well-formed callbacks in both documented shapes (docs/decisions.md#f2, #f3): `id` or `run_id`,
+ * `results` an array, an object, null or absent, `errors` with optional fields, unknown fields
+ * anywhere. `extraKeys` chooses the names of the unknown fields.
  */
 function validCallbackArb(extraKeys: fc.Arbitrary<string>): fc.Arbitrary<ValidCase> {
   return fc
@@ -550,7 +552,7 @@ describe('parseActionRunCallback (properties)', () => {
 
   it('rejects a callback whose status, id, results or errors is invalid', () => {
     const invalid = fc.oneof(
-      // Status: only the two terminal values (ZAPIER.md decision 3).
+      // Status: only the two terminal values (docs/decisions.md#d3).
       fc.tuple(
         validArb,
         fc.constant(['data', 'status'] as Path),

@@ -29,7 +29,7 @@ const isRecord = (value: unknown): value is Record<string, unknown> =>
 
 /**
  * Validates a parsed JSON body with the class-validator DTOs and normalises it: `results` always
- * an array (ZAPIER.md decision 4), missing `title`/`detail` as empty strings.
+ * an array (docs/decisions.md#d4), missing `title`/`detail` as empty strings.
  *
  * The body comes from the network, so only the fields the DTOs declare are copied onto them, as
  * own properties: a `constructor` or `__proto__` key in the JSON must neither break

@@ -7,7 +7,7 @@ const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /**
- * Reads `GET /v2/action-runs/{id}` leniently (ZAPIER.md §2 and decisions 2-4): the body may be
+ * Reads `GET /v2/action-runs/{id}` leniently (docs/decisions.md#f2 and #d2 to #d4): the body may be
  * enveloped in `data` or not; the id is `data.id`, else `data.run_id`, else the one asked for;
  * `success` and `error` are the only terminal statuses, and HTTP 202, `waiting`, `queued`,
  * `running`, a missing or an unknown status all mean pending (`unknownStatus` reports the last).

@@ -4,9 +4,9 @@ export interface HeaderReader {
 }
 
 /**
- * How long Zapier asks us to wait after a 429, in ms (ZAPIER.md §4): `Retry-After` as seconds
- * or an HTTP date; else `X-RateLimit-Reset` as an epoch (≥ 1e9) or a delta in seconds; else the
- * documented 60 s cooldown. Never negative.
+ * How long Zapier asks us to wait after a 429, in ms (docs/decisions.md#f4): `Retry-After` as
+ * seconds or an HTTP date; else `X-RateLimit-Reset` as an epoch (≥ 1e9) or a delta in seconds;
+ * else the documented 60 s cooldown. Never negative.
  */
 export function retryAfterMs(headers: HeaderReader, now: number, fallbackMs: number): number {
   const retryAfter = headers.get('retry-after')?.trim();

@@ -1,6 +1,6 @@
 /**
  * One item of Zapier's JSON:API error envelope (`{ "errors": [...] }`). `status` comes as a
- * number or a string depending on the source (ZAPIER.md §1), so it is kept as sent.
+ * number or a string depending on the source (docs/decisions.md#f1-errors), so it is kept as sent.
  *
  * @publicApi
  */
@@ -16,7 +16,7 @@ export interface ZapierApiErrorItem {
 /**
  * Zapier answered a request with an error status (or the request never got an answer:
  * `status` 0 for a timeout or network error). For a create call, a status 0 or a 5xx means the
- * run may or may not exist; the module never retries it (ZAPIER.md decision 5).
+ * run may or may not exist; the module never retries it (docs/decisions.md#d5).
  *
  * @publicApi
  */

@@ -1,11 +1,11 @@
 import ipaddr from 'ipaddr.js';
 
-/** Zapier's documented limit for `callback_url` (ZAPIER.md §3). */
+/** Zapier's documented limit for `callback_url` (docs/decisions.md#f3-callback-url). */
 const MAX_CALLBACK_URL_LENGTH = 2048;
 const MAX_QUOTED_LENGTH = 80;
 
 /**
- * The `callback_url` rule that a URL broke (ZAPIER.md, decision 11).
+ * The `callback_url` rule that a URL broke (docs/decisions.md#d11).
  *
  * @publicApi
  */
@@ -29,7 +29,7 @@ export class ZapierCallbackUrlError extends Error {
 }
 
 /**
- * Checks a `callback_url` against Zapier's rules (ZAPIER.md, decision 11): at most 2048
+ * Checks a `callback_url` against Zapier's rules (docs/decisions.md#d11): at most 2048
  * characters, an absolute URL, `https:`, and, when the host is an IP literal (IPv4, or IPv6 in
  * brackets, IPv4-mapped forms included), a public unicast address. `localhost` and
  * `*.localhost` are refused too, since they are loopback by definition (RFC 6761).

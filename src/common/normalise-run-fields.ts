@@ -3,7 +3,7 @@ import type { ZapierRunError, ZapierRunResults } from '../interfaces/action-run.
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
-/** `results` as an array: Zapier sends an array or an object (ZAPIER.md decision 4). */
+/** `results` as an array: Zapier sends an array or an object (docs/decisions.md#d4). */
 export function normaliseResults(results: unknown): ZapierRunResults {
   if (results === undefined || results === null) return [];
   return (Array.isArray(results) ? results : [results]) as ZapierRunResults;

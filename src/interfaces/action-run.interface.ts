@@ -38,14 +38,14 @@ export interface ZapierRunError {
  */
 export type ZapierRunStatus = 'pending' | 'success' | 'error' | 'expired';
 
-/** Terminal statuses Zapier reports (ZAPIER.md, decision 3). @publicApi */
+/** Terminal statuses Zapier reports (docs/decisions.md#d3). @publicApi */
 export type ZapierTerminalStatus = 'success' | 'error';
 
 /** The results of a successful run, always as an array (an object result becomes one element). */
 export type ZapierRunResults = Record<string, unknown>[];
 
 /**
- * An action run as read from `GET /v2/action-runs/{id}`, parsed leniently (ZAPIER.md §2).
+ * An action run as read from `GET /v2/action-runs/{id}`, parsed leniently (docs/decisions.md#f2).
  *
  * @publicApi
  */
@@ -60,7 +60,7 @@ export interface ActionRun {
 }
 
 /**
- * The body Zapier POSTs to a callback URL (ZAPIER.md §3): the polling shape plus `id`.
+ * The body Zapier POSTs to a callback URL (docs/decisions.md#f3): the polling shape plus `id`.
  *
  * @publicApi
  */

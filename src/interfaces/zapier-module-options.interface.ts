@@ -1,7 +1,7 @@
 /**
  * Where the Zapier access token comes from: a string, or a function called before each request
  * batch (sync or async), so tokens can be refreshed. After a 401 from Zapier a function is asked
- * once more before the module gives up (ZAPIER.md decision 12).
+ * once more before the module gives up (docs/decisions.md#d12).
  *
  * @publicApi
  */
@@ -26,7 +26,7 @@ export interface ZapierPollingOptions {
   intervalMs?: number;
   /**
    * How long after submission a run without a callback counts as overdue. Actions running over
-   * 45 s call back late by design, so this is minutes, not seconds (ZAPIER.md decision 13).
+   * 45 s call back late by design, so this is minutes, not seconds (docs/decisions.md#d13).
    * @default 300000 (5 minutes)
    */
   overdueAfterMs?: number;
@@ -192,7 +192,7 @@ export interface ZapierModuleOptions {
   requestTimeoutMs?: number;
   /**
    * Body shape of `POST /v2/action-runs/`: the API reference's `{ data: { ..., inputs } }`
-   * (default) or, as a fallback, the guides' flat `{ ..., input }` (ZAPIER.md decision 1).
+   * (default) or, as a fallback, the guides' flat `{ ..., input }` (docs/decisions.md#d1).
    * @default 'reference'
    */
   createBodyShape?: 'reference' | 'flat';

@@ -57,7 +57,7 @@ export class ZapierKeySet {
     if (!this.keySet) {
       await this.refresh();
     } else if (header.kid !== undefined && !this.kids.has(header.kid)) {
-      // Possibly a rotated key: look again before rejecting (ZAPIER.md decision 8).
+      // Possibly a rotated key: look again before rejecting (docs/decisions.md#d8).
       await this.refresh();
     } else if (this.clock.now() - this.fetchedAt > this.options.cacheMaxAgeMs) {
       this.refresh().catch(() => undefined);

@@ -15,9 +15,10 @@ import { forgeHs256Token, forgeUnsignedToken, ZapierSandbox } from '../testing/i
 import { ZapierSignatureVerifier } from './zapier-signature.verifier.js';
 
 /**
- * Property-based tests of the callback signature verifier (issue 5, "Hostile input"): whatever
- * arrives in `Zapier-Callback-Signature`, the verifier answers 401 (never another error, never a
- * 503 while the JWKS is healthy) unless it is a valid token. Failures print fast-check's seed;
+ * Property-based tests of the callback signature verifier. The callback route is public, so
+ * anyone can send it anything: whatever arrives in `Zapier-Callback-Signature`, the verifier
+ * answers 401 (never another error, never a 503 while the JWKS is healthy) unless it is a valid
+ * token. Failures print fast-check's seed;
  * replay with FC_SEED=<seed> (FC_RUNS scales the run counts).
  */
 

@@ -15,7 +15,7 @@ import {
 import { ZapierKeySet, ZapierKeysUnavailableError } from './zapier-key-set.js';
 
 /**
- * Verifies the JWT Zapier sends in `Zapier-Callback-Signature` (ZAPIER.md decision 8): an
+ * Verifies the JWT Zapier sends in `Zapier-Callback-Signature` (docs/decisions.md#d8): an
  * asymmetric signature by a key from Zapier's JWKS, `exp` and `iat` present, at most 5 minutes
  * old (plus the clock tolerance), `iss`/`aud` when configured. A bad token is the caller's fault
  * (401, which Zapier does not retry); keys we cannot fetch are ours (503, which it does).

@@ -25,7 +25,7 @@ export interface ZapierCallbackShorthand {
 export type ZapierCallbackInput = ZapierCallbackPayload | ZapierCallbackShorthand;
 
 /**
- * Expands a {@link ZapierCallbackInput} into the body Zapier POSTs (ZAPIER.md §3).
+ * Expands a {@link ZapierCallbackInput} into the body Zapier POSTs (docs/decisions.md#f3).
  *
  * @publicApi
  */

@@ -10,7 +10,7 @@ type Fields = Record<string, unknown>;
 /**
  * Reads a create body in the reference form `{"data": {action, authentication, inputs,
  * callback_url?}}` or, as a fallback, the guide's flat form `{action, authentication, input,
- * callback_url?}` (ZAPIER.md §1).
+ * callback_url?}` (docs/decisions.md#f1).
  */
 export function parseCreateRequest(body: unknown): CreateRequestParse {
   if (!isObject(body)) return invalid('', 'The request body must be a JSON object.');

@@ -3,7 +3,7 @@ import { request as httpsRequest } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { SandboxDelivery } from './zapier-sandbox.interfaces.js';
 
-/** Zapier's documented total number of attempts (ZAPIER.md §3). */
+/** Zapier's documented total number of attempts (docs/decisions.md#f3-retries). */
 const MAX_ATTEMPTS = 3;
 
 /** What a delivery needs from the sandbox. */
@@ -20,9 +20,10 @@ export interface DeliveryContext {
 type AttemptResult = { status: number } | { error: string };
 
 /**
- * POSTs a callback with Zapier's retry rules (ZAPIER.md §3): 2xx is done; 5xx, a network error
- * or a timeout is retried with exponential backoff, up to 3 attempts in total; 4xx gives up at
- * once; 3xx is a failure without retry. Resolves with every attempt made; never rejects.
+ * POSTs a callback with Zapier's retry rules (docs/decisions.md#f3-retries): 2xx is done; 5xx, a
+ * network error or a timeout is retried with exponential backoff, up to 3 attempts in total; 4xx
+ * gives up at once; 3xx is a failure without retry. Resolves with every attempt made; never
+ * rejects.
  */
 export async function deliverWithRetries(
   context: DeliveryContext,

@@ -1,6 +1,6 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 
-/** One item of Zapier's JSON:API error envelope (ZAPIER.md §1). */
+/** One item of Zapier's JSON:API error envelope (docs/decisions.md#f1-errors). */
 export interface SandboxApiError {
   status: number;
   code: string;

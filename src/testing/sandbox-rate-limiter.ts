@@ -10,7 +10,7 @@ export interface RateLimitDecision {
 }
 
 /**
- * Zapier's documented limit (ZAPIER.md §4): a sliding 60 s window, and a cooldown after the
+ * Zapier's documented limit (docs/decisions.md#f4): a sliding 60 s window, and a cooldown after the
  * first 429 during which every request is refused. Only allowed requests occupy the window, so a
  * client that keeps retrying during the cooldown is not locked out forever.
  */

@@ -23,7 +23,7 @@ export function runErrors(outcome: RunOutcome): ZapierRunError[] {
   return outcome.errors ?? (outcome.status === 'error' ? [SCRIPTED_FAILURE] : []);
 }
 
-/** The body POSTed to the callback URL: the polling shape plus `id` (ZAPIER.md §3). */
+/** The body POSTed to the callback URL: the polling shape plus `id` (docs/decisions.md#f3). */
 export function callbackBody(run: SandboxRunState): ZapierCallbackPayload {
   return {
     data: {
@@ -49,7 +49,7 @@ export function completedPollBody(run: SandboxRunState, shape: SandboxPollShape)
   };
 }
 
-/** `GET /v2/action-runs/{id}` while the run is not complete (ZAPIER.md §2). */
+/** `GET /v2/action-runs/{id}` while the run is not complete (docs/decisions.md#f2). */
 export function pendingPoll(
   run: SandboxRunState,
   style: SandboxPendingStyle,

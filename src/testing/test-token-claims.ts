@@ -1,6 +1,6 @@
 import type { JWTPayload } from 'jose';
 
-/** Lifetime Zapier gives a callback token (ZAPIER.md §3). */
+/** Lifetime Zapier gives a callback token (docs/decisions.md#f3-signature). */
 export const CALLBACK_TOKEN_LIFETIME_SECONDS = 300;
 
 /**

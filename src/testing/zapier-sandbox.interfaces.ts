@@ -3,7 +3,7 @@ import type { ZapierRunError, ZapierTerminalStatus } from '../interfaces/action-
 /**
  * How the sandbox answers `GET /v2/action-runs/{id}` for a run that is not complete.
  * `waiting` is the reference shape (no id); `running` and `queued` use the guide shape (with
- * `run_id`); `202` answers HTTP 202 with an empty body (ZAPIER.md §2).
+ * `run_id`); `202` answers HTTP 202 with an empty body (docs/decisions.md#f2).
  *
  * @publicApi
  */
@@ -11,7 +11,7 @@ export type SandboxPendingStyle = 'waiting' | 'running' | 'queued' | '202';
 
 /**
  * Shape of a completed poll: `reference` is `{type, status, results: [...], errors}` without an
- * id; `guide` is `{type, run_id, status, results: {...}, errors}` (ZAPIER.md §2).
+ * id; `guide` is `{type, run_id, status, results: {...}, errors}` (docs/decisions.md#f2).
  *
  * @publicApi
  */

@@ -41,9 +41,9 @@ type Answer = (status: number, body?: unknown, headers?: Record<string, string>)
 /**
  * A fake Zapier on 127.0.0.1 for tests: the JWKS, the v2 action-runs API (create and poll, with
  * Zapier's error envelope, auth and rate limits) and signed callbacks with Zapier's retry rules
- * (ZAPIER.md §1–4). The module under test talks to it unchanged: use {@link url} as its API base
- * URL, {@link jwksUrl} as its JWKS URL and {@link accessToken} as its token. It imports no test
- * runner.
+ * (docs/decisions.md#f1 to #f4). The module under test talks to it unchanged: use {@link url} as
+ * its API base URL, {@link jwksUrl} as its JWKS URL and {@link accessToken} as its token. It
+ * imports no test runner.
  *
  * @example
  * const zapier = await ZapierSandbox.start({ callbackTarget: `${appUrl}/zapier/callback` });

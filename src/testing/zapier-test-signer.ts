@@ -50,7 +50,8 @@ interface SigningKey {
 
 /**
  * Signs action-run callbacks the way Zapier does (RS256 JWT with `iat` and `exp = iat + 300`,
- * ZAPIER.md §3) with a key generated for the test, and publishes the matching JWKS.
+ * docs/decisions.md#f3-signature) with a key generated for the test, and publishes the matching
+ * JWKS.
  *
  * @example
  * const signer = await ZapierTestSigner.create();

@@ -17,14 +17,14 @@ import { maxInWindow } from './zapier-harness.js';
 import { ZapierNodeProcess } from './zapier-node-process.js';
 
 /**
- * The cluster scenario of issue 5, shared by `test/cluster.e2e-spec.ts` (small, for CI) and
- * `scripts/cluster-soak.mjs` (larger and longer, by hand): several app instances as separate
- * processes on one PostgreSQL database and one sandbox; runs started through `ZapierClient`
- * (`POST /test/runs` of the fixture app); callbacks spread over the instances, some sent to two
- * instances at the same moment, some never sent (the pollers recover them); listeners that throw
- * at first for some runs; instances SIGKILLed and restarted in the middle. Then it checks that
- * nothing was lost, that runs were delivered exactly once unless their delivering instance
- * crashed, and that the cluster kept within Zapier's request budget.
+ * The cluster scenario that checks the README's "Guarantees" across instances and crashes, shared
+ * by `test/cluster.e2e-spec.ts` (small, for CI) and `scripts/cluster-soak.mjs` (larger and longer,
+ * by hand): several app instances as separate processes on one PostgreSQL database and one sandbox;
+ * runs started through `ZapierClient` (`POST /test/runs` of the fixture app); callbacks spread over
+ * the instances, some sent to two instances at the same moment, some never sent (the pollers
+ * recover them); listeners that throw at first for some runs; instances SIGKILLed and restarted in
+ * the middle. Then it checks that nothing was lost, that runs were delivered exactly once unless
+ * their delivering instance crashed, and that the cluster kept within Zapier's request budget.
  */
 export interface ClusterOptions {
   /** Runs to start. */

@@ -36,8 +36,8 @@ export class ActionRunCallbackErrorDto {
 }
 
 /**
- * `data` of a callback (ZAPIER.md §3). Lenient where Zapier's sources disagree: the id may be
- * `id` or `run_id`, `results` an array or an object; unknown fields are ignored.
+ * `data` of a callback (docs/decisions.md#f3). Lenient where Zapier's sources disagree: the id
+ * may be `id` or `run_id`, `results` an array or an object; unknown fields are ignored.
  */
 export class ActionRunCallbackDataDto {
   @IsOptional()
@@ -56,7 +56,7 @@ export class ActionRunCallbackDataDto {
   @MaxLength(255)
   run_id?: string;
 
-  /** A callback only ever reports a terminal status (ZAPIER.md decision 3). */
+  /** A callback only ever reports a terminal status (docs/decisions.md#d3). */
   @IsIn(['success', 'error'])
   status!: 'success' | 'error';
 
