@@ -26,8 +26,4 @@ export class OutageLog {
     this.down = false;
     this.logger.log(`${this.what} works again.`);
   }
-
-  get isDown(): boolean {
-    return this.down;
-  }
 }

@@ -44,8 +44,6 @@ export class ZapierKeySet {
   private lastFetchStartedAt = -Infinity;
   private inflight: Promise<void> | undefined;
   private outage = false;
-  /** Number of JWKS requests sent, for tests and diagnostics. */
-  fetchCount = 0;
 
   constructor(
     private readonly options: ZapierKeySetOptions,
@@ -64,13 +62,6 @@ export class ZapierKeySet {
     }
     return (this.keySet as LocalKeySet)(header, token);
   };
-
-  /** Forgets the keys (tests; or after the operator rotated the URL). */
-  reset(): void {
-    this.keySet = undefined;
-    this.kids = new Set();
-    this.fetchedAt = -Infinity;
-  }
 
   /**
    * Fetches the key set, sharing a fetch already under way, and never starting one sooner than
@@ -92,7 +83,6 @@ export class ZapierKeySet {
   }
 
   private async fetchKeys(): Promise<void> {
-    this.fetchCount += 1;
     let jwks: JSONWebKeySet;
     try {
       const response = await fetch(this.options.url, {

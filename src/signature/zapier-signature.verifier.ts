@@ -23,7 +23,7 @@ import { ZapierKeySet, ZapierKeysUnavailableError } from './zapier-key-set.js';
 @Injectable()
 export class ZapierSignatureVerifier {
   private readonly logger = new Logger('ZapierSignature');
-  readonly keySet: ZapierKeySet;
+  private readonly keySet: ZapierKeySet;
   /** What every token is checked against, apart from the time. */
   private readonly checks: JWTVerifyOptions;
 

@@ -54,6 +54,5 @@ export const sqlValue = {
     value === null || value === undefined ? null : Number(value),
   json: <T>(value: unknown, fallback: T): T =>
     typeof value === 'string' ? (JSON.parse(value) as T) : fallback,
-  stringOrNull: (value: unknown): string | null =>
-    value === null || value === undefined ? null : String(value),
+  stringOrNull: (value: unknown): string | null => (typeof value === 'string' ? value : null),
 };
