@@ -17,8 +17,15 @@ import { fastify, type FastifyInstance } from 'fastify';
 import { TestLogger } from '../../test/support/test-logger.js';
 import { resolveZapierOptions } from '../options/resolve-zapier-options.js';
 import { ZapierSignatureVerifier } from '../signature/zapier-signature.verifier.js';
-import type { ZapierResultRecorder } from '../storage/zapier-result.recorder.js';
-import type { ZapierRunStore } from '../storage/zapier-run.store.js';
+import type { DataSource } from 'typeorm';
+import { migratedDataSource } from '../../test/support/data-sources.js';
+import { ZapierRunLifecycle } from '../runs/zapier-run-lifecycle.js';
+import { ZapierClaimedDeliveries } from '../storage/claimed-deliveries.js';
+import { ZapierOutbox } from '../storage/outbox.repository.js';
+import { ZapierQuarantineRepository } from '../storage/quarantine.repository.js';
+import { ZapierBudgetRepository } from '../storage/request-budget.repository.js';
+import { ZapierRunIntake } from '../storage/run-intake.repository.js';
+import { ZapierSql } from '../storage/sql/zapier-sql.js';
 import { ZapierSandbox } from '../testing/index.js';
 import { ZAPIER_SIGNATURE_HEADER } from '../zapier.constants.js';
 import type { CallbackRequestExtras } from './callback-request.js';
@@ -46,7 +53,20 @@ const jsonOf = (size: number) => JSON.stringify({ id: 'run-1', pad: 'x'.repeat(s
 
 describe('ZapierCallbackBodyInstaller', () => {
   const logger = new TestLogger();
-  const quarantined: Quarantined[] = [];
+  let dataSource: DataSource;
+  let closeDatabase: () => Promise<void>;
+  /** The quarantine table, oldest first. */
+  const quarantined = async (): Promise<Quarantined[]> =>
+    (
+      await dataSource.query<Array<Record<string, unknown>>>(
+        'SELECT run_id, reason, raw_body, received_at FROM zapier_callback_quarantine ORDER BY id',
+      )
+    ).map((row) => ({
+      runId: (row.run_id as string | null) ?? null,
+      reason: String(row.reason),
+      rawBody: String(row.raw_body),
+      receivedAt: Number(row.received_at),
+    }));
   let sandbox: ZapierSandbox;
   let callbacks: ZapierCallbackService;
   let signature: string;
@@ -78,15 +98,19 @@ describe('ZapierCallbackBodyInstaller', () => {
     sandbox = await ZapierSandbox.start({ rateLimit: false });
     const clock = { now: () => NOW };
     const options = resolveZapierOptions({ jwksUrl: sandbox.jwksUrl });
-    const store = {
-      quarantine: (entry: Quarantined) => {
-        quarantined.push(entry);
-        return Promise.resolve();
-      },
-    } as unknown as ZapierRunStore;
+    ({ dataSource, close: closeDatabase } = await migratedDataSource('sqlite', 'installer_spec'));
+    const sql = new ZapierSql(dataSource);
+    const lifecycle = new ZapierRunLifecycle(
+      new ZapierRunIntake(sql),
+      new ZapierOutbox(sql),
+      new ZapierBudgetRepository(sql),
+      new ZapierQuarantineRepository(sql),
+      new ZapierClaimedDeliveries(),
+      options,
+      clock,
+    );
     callbacks = new ZapierCallbackService(
-      {} as ZapierResultRecorder,
-      store,
+      lifecycle,
       new ZapierSignatureVerifier(options, clock),
       clock,
     );
@@ -94,11 +118,12 @@ describe('ZapierCallbackBodyInstaller', () => {
   });
   after(async () => {
     await sandbox.stop();
+    await closeDatabase();
     Logger.overrideLogger(new ConsoleLogger());
   });
-  beforeEach(() => {
+  beforeEach(async () => {
     logger.entries.length = 0;
-    quarantined.length = 0;
+    await dataSource.query('DELETE FROM zapier_callback_quarantine');
   });
 
   describe('on Fastify', () => {
@@ -181,7 +206,7 @@ describe('ZapierCallbackBodyInstaller', () => {
           message: `Refused a callback of ${Buffer.byteLength(text)} bytes (callbackBodyLimit is ${LIMIT}); the run stays pending for the poller.`,
         },
       ]);
-      assert.deepEqual(quarantined, []);
+      assert.deepEqual(await quarantined(), []);
     });
 
     it('warns without a size when a body with no declared length grows past the limit', async () => {
@@ -201,8 +226,9 @@ describe('ZapierCallbackBodyInstaller', () => {
       const text = '{"id": "run-2", "status": "succ';
       const response = await post('/zapier/callback', text);
       assert.equal(response.statusCode, 400, 'the client still gets Fastify’s answer');
-      assert.equal(quarantined.length, 1);
-      const [entry] = quarantined;
+      const entries = await quarantined();
+      assert.equal(entries.length, 1);
+      const [entry] = entries;
       assert.equal(entry?.runId, null);
       assert.equal(entry?.rawBody, text);
       assert.equal(entry?.receivedAt, NOW);
@@ -227,7 +253,7 @@ describe('ZapierCallbackBodyInstaller', () => {
         });
         assert.equal(response.statusCode, 400);
       }
-      assert.deepEqual(quarantined, []);
+      assert.deepEqual(await quarantined(), []);
     });
 
     it('keeps the route’s own preParsing and onError hooks', async () => {
