@@ -1,7 +1,7 @@
 // Compiles what the specs need (the package into dist/, everything into out/, both incrementally),
 // runs the unit specs (src/**/*.spec.ts) and end-to-end specs (test/**/*e2e-spec.ts) with node's own
 // test runner, then prints the plain closing line CI reads: "N passed, N failed, N skipped".
-// Usage: node scripts/run-tests.mjs [--clean | --no-build] [spec or filter ...]
+// Usage: node scripts/run-tests.mjs [--clean | --no-build | --watch] [spec or filter ...]
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -21,6 +21,7 @@ path (callback, test/poller).
 Options:
   --clean     delete dist/ and out/ first, compile from scratch (CI does)
   --no-build  run what is already compiled
+  --watch     recompile on every change, then run the selected specs again
   -h, --help
 
 Environment: TEST_OUT_DIR (instead of out/), TEST_CONCURRENCY (default 2),
@@ -40,6 +41,7 @@ try {
     options: {
       clean: { type: 'boolean', default: false },
       build: { type: 'boolean', default: true },
+      watch: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -51,8 +53,8 @@ if (options.help) {
   process.stdout.write(HELP);
   process.exit(0);
 }
-if (!options.build && options.clean) {
-  fail('--no-build cannot be combined with --clean.', 2);
+if (!options.build && (options.clean || options.watch)) {
+  fail('--no-build cannot be combined with --clean or --watch.', 2);
 }
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -214,26 +216,84 @@ async function runSpecs(files) {
   return { summary, failed: counts.failed };
 }
 
+/** Recompiles both projects on every change and calls `then` once both compiled cleanly. */
+function watch(then) {
+  const errors = new Map();
+  let settle;
+  const host = (project) => {
+    const watchHost = ts.createWatchCompilerHost(project.config, compilerOptions(project), ts.sys);
+    const name = relative(root, project.outDir);
+    watchHost.onWatchStatusChange = (diagnostic, newLine, _options, errorCount) => {
+      const message = ts.flattenDiagnosticMessageText(diagnostic.messageText, newLine);
+      console.log(`[${new Date().toLocaleTimeString()}] ${name}: ${message}`);
+      // Only "Found N errors. Watching for file changes." carries a count.
+      if (errorCount === undefined) return;
+      errors.set(project, errorCount);
+      // A change under src/ recompiles both projects, and the test build again once dist/
+      // changed: wait until neither has anything left to do.
+      clearTimeout(settle);
+      settle = setTimeout(() => {
+        if ([...errors.values()].every((count) => count === 0)) then();
+      }, 500);
+    };
+    return watchHost;
+  };
+  for (const project of projects) {
+    // The first compile happens inside createWatchProgram.
+    const program = ts.createWatchProgram(host(project));
+    const outputs = outputsOf(project);
+    if (outputs && !hasAll(outputs)) {
+      program.close();
+      rmSync(buildInfoOf(project), { force: true });
+      ts.createWatchProgram(host(project));
+    }
+  }
+}
+
 if (options.clean) {
   for (const project of projects) rmSync(project.outDir, { recursive: true, force: true });
 }
 
-if (options.build) {
-  const started = performance.now();
-  if (!projects.every(build)) process.exit(1);
-  const seconds = ((performance.now() - started) / 1000).toFixed(1);
-  console.log(
-    `Compiled ${projects.map((p) => relative(root, p.outDir)).join('/ and ')}/ in ${seconds} s.`,
-  );
+if (options.watch) {
+  // Compiles that land while the specs run make one more run afterwards, not one each.
+  let queue = Promise.resolve();
+  let queued = false;
+  watch(() => {
+    if (queued) return;
+    queued = true;
+    queue = queue.then(async () => {
+      queued = false;
+      for (const project of projects) {
+        const outputs = outputsOf(project);
+        if (outputs) prune(project.outDir, outputs);
+      }
+      try {
+        // No summary file here: that one is the last whole run's, for CI.
+        await runSpecs(select());
+      } catch (error) {
+        console.error(error.message);
+      }
+      console.log('Watching for file changes (Ctrl+C to stop).');
+    });
+  });
+} else {
+  if (options.build) {
+    const started = performance.now();
+    if (!projects.every(build)) process.exit(1);
+    const seconds = ((performance.now() - started) / 1000).toFixed(1);
+    console.log(
+      `Compiled ${projects.map((p) => relative(root, p.outDir)).join('/ and ')}/ in ${seconds} s.`,
+    );
+  }
+  let files;
+  try {
+    files = select();
+  } catch (error) {
+    fail(error.message);
+  }
+  const { summary, failed } = await runSpecs(files);
+  // .ci/run prints it again as its very last line, after anything else it ran.
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(join(outDir, 'test-summary.txt'), `${summary}\n`);
+  process.exitCode = failed > 0 ? 1 : 0;
 }
-let files;
-try {
-  files = select();
-} catch (error) {
-  fail(error.message);
-}
-const { summary, failed } = await runSpecs(files);
-// .ci/run prints it again as its very last line, after anything else it ran.
-mkdirSync(outDir, { recursive: true });
-writeFileSync(join(outDir, 'test-summary.txt'), `${summary}\n`);
-process.exitCode = failed > 0 ? 1 : 0;
