@@ -32,9 +32,9 @@ const OWN_EVENTS: OwnEvents = {
  * swallows its errors, so `emitAsync` would report success and a failed delivery would never be
  * retried. Before the event-emitter module binds listeners (it does so in
  * `onApplicationBootstrap`, after every `onModuleInit`), this turns `suppressErrors` off for the
- * listeners that hear nothing but the module's events (an exact `zapier.run.*` name, or with the
- * host's `wildcard` on a pattern such as `zapier.**` that matches only names in the `zapier`
- * namespace) and did not choose a value. It touches exactly those: a listener whose pattern can
+ * listeners that hear nothing but the module's events (an exact name such as
+ * `zapier.run.completed`, or with the host's `wildcard` on a pattern such as `zapier.**` that
+ * matches only names in the `zapier` namespace) and did not choose a value. It touches exactly those: a listener whose pattern can
  * also match the host's own events (`**`, `*.completed`) keeps the behaviour the host gave it for
  * those events, and is named in a warning at boot. Patterns are matched the way the host's
  * emitter routes them, with its own `wildcard` and `delimiter`. Listeners that chose
