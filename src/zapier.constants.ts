@@ -10,6 +10,12 @@ export const ZAPIER_POLLER_JOB = 'zapier:poller';
 /** Name of the delivery sweep's interval in `SchedulerRegistry`. @publicApi */
 export const ZAPIER_DELIVERY_JOB = 'zapier:delivery';
 
+/**
+ * The event namespace the module owns: the name `zapier` and every name starting with `zapier.`.
+ * A listener whose pattern can match nothing outside it hears only the module's events.
+ */
+export const ZAPIER_EVENT_NAMESPACE = 'zapier';
+
 /** Header Zapier puts the callback JWT in. */
 export const ZAPIER_SIGNATURE_HEADER = 'zapier-callback-signature';
 

@@ -32,6 +32,8 @@ export const ZapierMessages = {
     'No callback URL: pass callbackUrl to createActionRun() or set the callbackUrl option of ZapierModule.forRoot().',
   suppressedListener: (listener: string, event: string) =>
     `${listener} listens to "${event}" with suppressErrors: true, so its failures are logged but counted as delivered; remove the option to have failed deliveries retried.`,
+  sharedListener: (listener: string, pattern: string, event: string) =>
+    `${listener} listens to ${pattern}, which matches "${event}" but also events that are not the module's, so the module leaves it as it is and its failures are logged but counted as delivered; listen to the zapier event names explicitly (@OnEvent('${event}')), or set suppressErrors: false on it yourself if you accept that for all its events.`,
   asyncListener: (listener: string, event: string) =>
     `${listener} listens to "${event}" with async: true, so the module cannot wait for it and counts the event delivered once it starts; remove the option to have failed deliveries retried.`,
 } as const;

@@ -1,26 +1,45 @@
-import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import { EVENT_LISTENER_METADATA } from '@nestjs/event-emitter';
 import { ZapierEvents } from '../events/zapier.events.js';
+import { ZAPIER_EVENT_NAMESPACE } from '../zapier.constants.js';
+import { ZAPIER_HOST, type ZapierHost } from '../zapier-host.provider.js';
 import { ZapierMessages } from '../zapier.messages.js';
+import {
+  classifyListener,
+  formatPattern,
+  readEventRouting,
+  type EventRouting,
+  type ListenerPattern,
+  type OwnEvents,
+} from './listener-patterns.js';
 
 interface ListenerMetadata {
-  event: string | symbol | Array<string | symbol>;
+  event: ListenerPattern;
   options?: { suppressErrors?: boolean; async?: boolean } & Record<string, unknown>;
 }
 
-const OUR_EVENTS: string[] = Object.values(ZapierEvents);
+const OWN_EVENTS: OwnEvents = {
+  events: Object.values(ZapierEvents),
+  namespace: ZAPIER_EVENT_NAMESPACE,
+};
 
 /**
- * Makes listeners' failures visible to the dispatcher, so "delivered" means every listener
- * finished without throwing.
+ * Makes the failures of the module's own listeners visible to the dispatcher, so "delivered"
+ * means every listener finished without throwing.
  *
  * `@OnEvent` wraps each handler and, with `suppressErrors` left at its default (`true`), logs and
- * swallows its errors, so `emitAsync` would report success. Before the event-emitter module binds
- * listeners (it does so in `onApplicationBootstrap`, after every `onModuleInit`), this turns
- * `suppressErrors` off for listeners of the module's events that did not choose a value. Listeners
- * that chose `suppressErrors: true` or `async: true` (not awaited by `emitAsync`) are left alone
- * and named in a warning at boot.
+ * swallows its errors, so `emitAsync` would report success and a failed delivery would never be
+ * retried. Before the event-emitter module binds listeners (it does so in
+ * `onApplicationBootstrap`, after every `onModuleInit`), this turns `suppressErrors` off for the
+ * listeners that hear nothing but the module's events (an exact name such as
+ * `zapier.run.completed`, or with the host's `wildcard` on a pattern such as `zapier.**` that
+ * matches only names in the `zapier` namespace) and did not choose a value. It touches exactly those: a listener whose pattern can
+ * also match the host's own events (`**`, `*.completed`) keeps the behaviour the host gave it for
+ * those events, and is named in a warning at boot. Patterns are matched the way the host's
+ * emitter routes them, with its own `wildcard` and `delimiter`. Listeners that chose
+ * `suppressErrors: true` or `async: true` (not awaited by `emitAsync`) are left alone and named
+ * in a warning too.
  */
 @Injectable()
 export class ZapierListenerInspector implements OnModuleInit {
@@ -29,9 +48,11 @@ export class ZapierListenerInspector implements OnModuleInit {
   constructor(
     private readonly discovery: DiscoveryService,
     private readonly scanner: MetadataScanner,
+    @Inject(ZAPIER_HOST) private readonly host: ZapierHost,
   ) {}
 
   onModuleInit(): void {
+    const routing = readEventRouting(this.host.events);
     const wrappers = [...this.discovery.getProviders(), ...this.discovery.getControllers()];
     const seen = new Set<object>();
     for (const wrapper of wrappers) {
@@ -43,48 +64,37 @@ export class ZapierListenerInspector implements OnModuleInit {
       for (const methodName of this.scanner.getAllMethodNames(prototype)) {
         const method = (prototype as Record<string, unknown>)[methodName];
         if (typeof method === 'function') {
-          this.inspect(method, `${prototype.constructor.name}.${methodName}()`);
+          this.inspect(method, `${prototype.constructor.name}.${methodName}()`, routing);
         }
       }
     }
   }
 
-  private inspect(method: object, listener: string): void {
+  private inspect(method: object, listener: string, routing: EventRouting): void {
     const metadata = Reflect.getMetadata(EVENT_LISTENER_METADATA, method) as
       ListenerMetadata[] | ListenerMetadata | undefined;
     if (!metadata) return;
     const entries = Array.isArray(metadata) ? metadata : [metadata];
     let changed = false;
     const adjusted = entries.map((entry) => {
-      const event = matchedEvent(entry.event);
-      if (!event) return entry;
-      if (entry.options?.async) this.logger.warn(ZapierMessages.asyncListener(listener, event));
+      const reach = classifyListener(entry.event, routing, OWN_EVENTS);
+      if (reach.kind === 'none') return entry;
+      if (entry.options?.async)
+        this.logger.warn(ZapierMessages.asyncListener(listener, reach.event));
       if (entry.options?.suppressErrors === true) {
-        this.logger.warn(ZapierMessages.suppressedListener(listener, event));
+        this.logger.warn(ZapierMessages.suppressedListener(listener, reach.event));
         return entry;
       }
       if (entry.options?.suppressErrors === false) return entry;
+      if (reach.kind === 'shared') {
+        this.logger.warn(
+          ZapierMessages.sharedListener(listener, formatPattern(entry.event), reach.event),
+        );
+        return entry;
+      }
       changed = true;
       return { ...entry, options: { ...entry.options, suppressErrors: false } };
     });
     if (changed) Reflect.defineMetadata(EVENT_LISTENER_METADATA, adjusted, method);
   }
-}
-
-/** The first of the module's events the listener's pattern receives (EventEmitter2 wildcards). */
-function matchedEvent(pattern: ListenerMetadata['event']): string | undefined {
-  const text = Array.isArray(pattern) ? pattern.map(String).join('.') : pattern;
-  if (typeof text !== 'string') return undefined;
-  return OUR_EVENTS.find((event) => matches(text.split('.'), event.split('.')));
-}
-
-function matches(pattern: string[], name: string[]): boolean {
-  if (pattern.length === 0) return name.length === 0;
-  const [head, ...rest] = pattern;
-  if (head === '**') {
-    for (let i = 0; i <= name.length; i++) if (matches(rest, name.slice(i))) return true;
-    return false;
-  }
-  if (name.length === 0) return false;
-  return (head === '*' || head === name[0]) && matches(rest, name.slice(1));
 }
