@@ -81,7 +81,7 @@ async function deliverAfterOneFailure(zapier: ZapierApp, runId: string): Promise
   assert.equal(zapier.listener.forRun(runId)[0].event.attempt, 2, 'delivered again after it threw');
   await eventually(
     'the delivery',
-    async () => (await readRun(zapier.dataSource, runId))?.dispatchState === 'delivered',
+    async () => (await readRun(zapier.dataSource, runId))?.deliveryState === 'delivered',
   );
 }
 
