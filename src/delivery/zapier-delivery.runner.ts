@@ -13,8 +13,9 @@ import { ZapierOutbox } from '../storage/outbox.repository.js';
 import type { DeliverableRun } from '../storage/stored-run.js';
 import { buildRunEvent } from './build-run-event.js';
 
-/** Most delivered marks written in one statement. */
+/** Most delivered marks written in one statement, and how long a mark may wait for others. */
 const MARK_BATCH = 250;
+const MARK_LINGER_MS = 20;
 
 /**
  * Delivers run events to listeners at least once, from the outbox.
@@ -60,7 +61,13 @@ export class ZapierDeliveryRunner implements BeforeApplicationShutdown {
         const marked = await this.outbox.markDelivered(runIds, instanceId, this.clock.now());
         return runIds.map((runId) => marked.has(runId));
       },
-      { maxConcurrent: 2, maxItems: MARK_BATCH, maxWeight: MARK_BATCH, weight: () => 1 },
+      {
+        maxConcurrent: 1,
+        maxItems: MARK_BATCH,
+        maxWeight: MARK_BATCH,
+        weight: () => 1,
+        lingerMs: MARK_LINGER_MS,
+      },
     );
     claimed.subscribe({ claimed: (runs) => this.enqueue(runs), due: () => void this.sweep() });
   }

@@ -66,11 +66,23 @@ describe('GroupCommit', () => {
     );
   });
 
-  it('drains: resolves once nothing is queued or in flight', async () => {
-    const { commit } = recorder(2);
-    let done = 0;
-    for (let i = 0; i < 10; i++) void commit.submit(i).then(() => (done += 1));
-    await commit.drain();
-    assert.equal(done, 10);
+  it('with lingerMs, gathers items that trickle in into one batch, unless it is full', async () => {
+    const batches: number[][] = [];
+    const commit = new GroupCommit<number, number>(
+      (items) => {
+        batches.push(items);
+        return Promise.resolve(items);
+      },
+      { maxConcurrent: 1, maxItems: 3, maxWeight: 100, weight: () => 1, lingerMs: 40 },
+    );
+    const trickle: Array<Promise<number>> = [];
+    for (const item of [1, 2]) {
+      trickle.push(commit.submit(item));
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    await Promise.all(trickle);
+    assert.deepEqual(batches, [[1, 2]]);
+    await Promise.all([3, 4, 5].map((item) => commit.submit(item)));
+    assert.deepEqual(batches, [[1, 2], [3, 4, 5]]);
   });
 });

@@ -20,6 +20,11 @@ export class GroupCommit<I, O> {
       /** Most total weight (e.g. payload bytes) in one batch; a heavier lone item still goes. */
       maxWeight: number;
       weight(item: I): number;
+      /**
+       * How long a batch that is not full may wait for more items before it is written (0: after
+       * the current I/O phase). For items that trickle in, such as finished deliveries.
+       */
+      lingerMs?: number;
     },
   ) {}
 
@@ -30,20 +35,16 @@ export class GroupCommit<I, O> {
     });
   }
 
-  /** Resolves once nothing is queued or being written. */
-  async drain(): Promise<void> {
-    while (this.queue.length > 0 || this.inFlight > 0) {
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
-  }
-
   private schedule(): void {
     if (this.scheduled || this.inFlight >= this.limits.maxConcurrent) return;
     this.scheduled = true;
-    setImmediate(() => {
+    const flush = () => {
       this.scheduled = false;
       this.flush();
-    });
+    };
+    const linger = this.limits.lingerMs ?? 0;
+    if (linger > 0 && this.queue.length < this.limits.maxItems) setTimeout(flush, linger);
+    else setImmediate(flush);
   }
 
   private flush(): void {
