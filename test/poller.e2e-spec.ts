@@ -11,10 +11,10 @@ import {
   polls,
   readRun,
   readRuns,
-  SAMPLE_RUN,
   sleep,
   TestClock,
 } from './support/zapier-harness.js';
+import { SAMPLE_RUN } from './support/sample-runs.js';
 
 const pgSkip = await postgresSkipReason();
 
