@@ -1,41 +1,81 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { base64url } from 'jose';
+import { ZapierSignatureException } from '../src/index.js';
 import { forgeHs256Token, forgeUnsignedToken, ZapierSandbox } from '../src/testing/index.js';
 import { freshDatabase, type Engine } from './support/data-sources.js';
 import { postgresSkipReason } from './support/postgres.js';
 import { postCallback, rows } from './support/callbacks.js';
+import { runResultBody } from './support/sample-runs.js';
 import { startZapierApp, type Adapter, type ZapierApp } from './support/zapier-app.js';
 
 const pgSkip = await postgresSkipReason();
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 
-/** Each case builds the Zapier-Callback-Signature header (or none) for a fresh run. */
-const forgeries: Array<[string, (sandbox: ZapierSandbox) => Promise<string | undefined>]> = [
-  ['the header is missing', () => Promise.resolve(undefined)],
-  ['it is not a JWT', () => Promise.resolve('not.a.jwt')],
-  ['it is an empty string', () => Promise.resolve('')],
-  ['it names an unknown key', (s) => s.signer.sign({ kid: 'rotated-away' })],
-  ['it is signed by another key with the same kid', (s) => s.signer.signWithForeignKey()],
-  ['it expired', (s) => s.signer.sign({ issuedAt: nowSeconds() - 400, expiresInSeconds: 300 })],
-  ['it has no exp', (s) => s.signer.sign({ omitClaims: ['exp'] })],
-  ['it has no iat', (s) => s.signer.sign({ omitClaims: ['iat'] })],
-  ['it is issued in the future', (s) => s.signer.sign({ issuedAt: nowSeconds() + 120 })],
+/**
+ * Each case builds the Zapier-Callback-Signature header (or none) for a fresh run, and names the
+ * reason the 401 gives (jose's error code, or `missing`).
+ */
+const forgeries: Array<[string, (sandbox: ZapierSandbox) => Promise<string | undefined>, string]> =
   [
-    'it is older than 5 minutes',
-    (s) => s.signer.sign({ issuedAt: nowSeconds() - 400, expiresInSeconds: 3600 }),
-  ],
-  ['it uses alg none', (s) => Promise.resolve(forgeUnsignedToken({}, s.signer.kid))],
-  ['it is HS256 signed with the public key', (s) => forgeHs256Token(s.signer.jwks().keys[0])],
-  [
-    'its claims were tampered with',
-    async (s) => {
-      const [header, , signature] = (await s.signer.sign()).split('.');
-      const claims = { iat: nowSeconds(), exp: nowSeconds() + 3600 };
-      return `${header}.${base64url.encode(JSON.stringify(claims))}.${signature}`;
-    },
-  ],
-];
+    ['the header is missing', () => Promise.resolve(undefined), 'missing'],
+    ['it is not a JWT', () => Promise.resolve('not.a.jwt'), 'ERR_JWS_INVALID'],
+    ['it is an empty string', () => Promise.resolve(''), 'missing'],
+    [
+      'it names an unknown key',
+      (s) => s.signer.sign({ kid: 'rotated-away' }),
+      'ERR_JWKS_NO_MATCHING_KEY',
+    ],
+    [
+      'it is signed by another key with the same kid',
+      (s) => s.signer.signWithForeignKey(),
+      'ERR_JWS_SIGNATURE_VERIFICATION_FAILED',
+    ],
+    [
+      'it expired',
+      (s) => s.signer.sign({ issuedAt: nowSeconds() - 400, expiresInSeconds: 300 }),
+      'ERR_JWT_EXPIRED',
+    ],
+    [
+      'it has no exp',
+      (s) => s.signer.sign({ omitClaims: ['exp'] }),
+      'ERR_JWT_CLAIM_VALIDATION_FAILED',
+    ],
+    [
+      'it has no iat',
+      (s) => s.signer.sign({ omitClaims: ['iat'] }),
+      'ERR_JWT_CLAIM_VALIDATION_FAILED',
+    ],
+    [
+      'it is issued in the future',
+      (s) => s.signer.sign({ issuedAt: nowSeconds() + 120 }),
+      'ERR_JWT_CLAIM_VALIDATION_FAILED',
+    ],
+    [
+      'it is older than 5 minutes',
+      (s) => s.signer.sign({ issuedAt: nowSeconds() - 400, expiresInSeconds: 3600 }),
+      'ERR_JWT_EXPIRED',
+    ],
+    [
+      'it uses alg none',
+      (s) => Promise.resolve(forgeUnsignedToken({}, s.signer.kid)),
+      'ERR_JOSE_ALG_NOT_ALLOWED',
+    ],
+    [
+      'it is HS256 signed with the public key',
+      (s) => forgeHs256Token(s.signer.jwks().keys[0]),
+      'ERR_JOSE_ALG_NOT_ALLOWED',
+    ],
+    [
+      'its claims were tampered with',
+      async (s) => {
+        const [header, , signature] = (await s.signer.sign()).split('.');
+        const claims = { iat: nowSeconds(), exp: nowSeconds() + 3600 };
+        return `${header}.${base64url.encode(JSON.stringify(claims))}.${signature}`;
+      },
+      'ERR_JWS_SIGNATURE_VERIFICATION_FAILED',
+    ],
+  ];
 
 for (const adapter of ['express', 'fastify'] as Adapter[]) {
   for (const engine of ['sqlite', 'postgres'] as Engine[]) {
@@ -63,17 +103,15 @@ for (const adapter of ['express', 'fastify'] as Adapter[]) {
           cleanup?.();
         });
 
-        for (const [name, forge] of forgeries) {
-          it(`answers 401 when ${name}, storing and emitting nothing`, async () => {
+        for (const [name, forge, reason] of forgeries) {
+          it(`answers 401 (${reason}) when ${name}, storing and emitting nothing`, async () => {
             const token = await forge(sandbox);
-            const body = JSON.stringify({
-              data: { type: 'run', id: `arun_${name}`, status: 'success', results: [] },
-            });
+            const body = runResultBody(`arun_${name}`);
             const headers: Record<string, string> = { 'content-type': 'application/json' };
             if (token !== undefined) headers['zapier-callback-signature'] = token;
             const answer = await postCallback(zapier.url, { headers, body });
             assert.equal(answer.status, 401);
-            assert.match(String(answer.body?.message), /Zapier-Callback-Signature/);
+            assert.deepEqual(answer.body, new ZapierSignatureException(reason).getResponse());
             assert.deepEqual(await rows(zapier.dataSource, 'zapier_action_runs'), []);
             assert.deepEqual(await rows(zapier.dataSource, 'zapier_callback_quarantine'), []);
             assert.equal(zapier.listener.events.length, 0);

@@ -1,40 +1,49 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
+import {
+  ZapierInvalidCallbackException,
+  ZapierRunsService,
+  ZapierSignatureException,
+} from '../src/index.js';
 import { ZapierSandbox } from '../src/testing/index.js';
 import { ZapierDeliveryRunner } from '../src/delivery/zapier-delivery.runner.js';
-import { freshDatabase, type Engine } from './support/data-sources.js';
+import { freshDatabase } from './support/data-sources.js';
 import { postgresSkipReason } from './support/postgres.js';
-import { postCallback, rows, sendCallback, signedRaw } from './support/callbacks.js';
+import {
+  awaitMarkerEvent,
+  postCallback,
+  rows,
+  sendCallback,
+  signedRaw,
+} from './support/callbacks.js';
+import { CELLS } from './support/matrix.js';
+import { runIds, runResultBody, SAMPLE_RESULTS, successCallback } from './support/sample-runs.js';
 import { eventually } from './support/zapier-harness.js';
-import { startZapierApp, type Adapter, type ZapierApp } from './support/zapier-app.js';
+import { startZapierApp, type ZapierApp } from './support/zapier-app.js';
 
 const pgSkip = await postgresSkipReason();
 const MiB = 1024 * 1024;
+const MALFORMED_JSON = '{"data": {"id": "arun_broken", "status": "succ';
+/** Fastify's own JSON parser answers a body it cannot parse, before the guard and the route. */
+const FASTIFY_INVALID_JSON = {
+  statusCode: 400,
+  message: "Body is not valid JSON but content-type is set to 'application/json'",
+};
 
-interface Case {
-  adapter: Adapter;
-  engine: Engine;
-  async: boolean;
-}
-const cases: Case[] = [];
-for (const adapter of ['express', 'fastify'] as Adapter[]) {
-  for (const engine of ['sqlite', 'postgres'] as Engine[]) {
-    cases.push({ adapter, engine, async: adapter === 'fastify' });
-  }
-}
+let sandbox: ZapierSandbox;
+before(async () => {
+  sandbox = await ZapierSandbox.start({ rateLimit: false });
+});
+after(() => sandbox?.stop());
 
-for (const { adapter, engine, async } of cases) {
-  const title = `callbacks on ${adapter} + ${engine} (${async ? 'forRootAsync' : 'forRoot'})`;
-  describe(title, { skip: engine === 'postgres' && pgSkip }, () => {
-    let sandbox: ZapierSandbox;
+for (const { adapter, engine, async, name, key } of CELLS) {
+  describe(`callbacks on ${name}`, { skip: engine === 'postgres' && pgSkip }, () => {
     let zapier: ZapierApp;
     let cleanup: () => void;
-    let seq = 0;
-    const runId = () => `arun_${adapter}_${engine}_${++seq}`;
+    const runId = runIds(key);
 
     before(async () => {
-      sandbox = await ZapierSandbox.start({ rateLimit: false });
-      const db = await freshDatabase(engine, `callback_${adapter}_${engine}`);
+      const db = await freshDatabase(engine, `callback_${key}`);
       cleanup = db.cleanup;
       zapier = await startZapierApp({
         adapter,
@@ -45,7 +54,6 @@ for (const { adapter, engine, async } of cases) {
     });
     after(async () => {
       await zapier?.close();
-      await sandbox?.stop();
       cleanup?.();
     });
     beforeEach(() => {
@@ -54,11 +62,7 @@ for (const { adapter, engine, async } of cases) {
 
     it('stores a signed success callback and fires one completed event', async () => {
       const id = runId();
-      const request = await sandbox.signer.callbackRequest({
-        id,
-        status: 'success',
-        results: [{ email: 'a@example.com' }],
-      });
+      const request = await sandbox.signer.callbackRequest(successCallback(id));
       const answer = await postCallback(zapier.url, request);
       assert.equal(answer.status, 200);
       assert.deepEqual(answer.body, { runId: id, duplicate: false });
@@ -66,7 +70,7 @@ for (const { adapter, engine, async } of cases) {
       const [heard] = zapier.listener.events;
       assert.equal(heard.name, 'zapier.run.completed');
       assert.equal(heard.event.runId, id);
-      assert.deepEqual((heard.event as { results: unknown }).results, [{ email: 'a@example.com' }]);
+      assert.deepEqual((heard.event as { results: unknown }).results, SAMPLE_RESULTS);
       assert.equal((heard.event as { source: string }).source, 'callback');
       assert.equal(heard.event.metadata, null);
       assert.equal(heard.event.attempt, 1);
@@ -77,14 +81,51 @@ for (const { adapter, engine, async } of cases) {
       assert.equal(row.status, 'success');
       assert.equal(row.source, 'callback');
       assert.equal(row.raw_payload, request.body);
-      assert.deepEqual(JSON.parse(String(row.results)), [{ email: 'a@example.com' }]);
+      assert.deepEqual(JSON.parse(String(row.results)), SAMPLE_RESULTS);
       assert.ok(Number(row.received_at) > 0 && Number(row.completed_at) >= Number(row.received_at));
+      assert.equal((await zapier.app.get(ZapierRunsService).findRun(id))?.status, 'success');
+      await awaitMarkerEvent(zapier, sandbox.signer, runId());
+      assert.equal(zapier.listener.forRun(id).length, 1, 'exactly one event');
       await eventually('the condition', async () => {
         const [r] = (await rows(zapier.dataSource, 'zapier_action_runs')).filter(
           (x) => x.run_id === id,
         );
         return r.delivery_state === 'delivered';
       });
+    });
+
+    it('answers the same signed callback again 200 with duplicate: true, and emits nothing more', async () => {
+      const id = runId();
+      const request = await sandbox.signer.callbackRequest(successCallback(id));
+      const first = await postCallback(zapier.url, request);
+      assert.equal(first.status, 200);
+      assert.deepEqual(first.body, { runId: id, duplicate: false });
+      await zapier.listener.waitFor(1);
+      const again = await postCallback(zapier.url, request);
+      assert.equal(again.status, 200);
+      assert.deepEqual(again.body, { runId: id, duplicate: true });
+      await awaitMarkerEvent(zapier, sandbox.signer, runId());
+      assert.equal(zapier.listener.forRun(id).length, 1);
+      assert.equal((await zapier.app.get(ZapierRunsService).findRun(id))?.status, 'success');
+    });
+
+    it('answers a run result without a signature 401 and stores nothing', async () => {
+      const id = runId();
+      const quarantinedBefore = (await rows(zapier.dataSource, 'zapier_callback_quarantine'))
+        .length;
+      const answer = await postCallback(zapier.url, {
+        headers: { 'content-type': 'application/json' },
+        body: runResultBody(id),
+      });
+      assert.equal(answer.status, 401);
+      assert.deepEqual(answer.body, new ZapierSignatureException('missing').getResponse());
+      await awaitMarkerEvent(zapier, sandbox.signer, runId());
+      assert.equal(await zapier.app.get(ZapierRunsService).findRun(id), null);
+      assert.deepEqual(zapier.listener.forRun(id), []);
+      assert.equal(
+        (await rows(zapier.dataSource, 'zapier_callback_quarantine')).length,
+        quarantinedBefore,
+      );
     });
 
     it('answers a repeated callback 2xx and changes nothing', async () => {
@@ -127,7 +168,7 @@ for (const { adapter, engine, async } of cases) {
       );
       assert.equal(answers.filter((a) => a.body?.duplicate === false).length, 1);
       await app(zapier).whenIdle();
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await awaitMarkerEvent(zapier, sandbox.signer, runId());
       assert.equal(zapier.listener.forRun(id).length, 1);
       const stored = (await rows(zapier.dataSource, 'zapier_action_runs')).filter(
         (r) => r.run_id === id,
@@ -217,31 +258,53 @@ for (const { adapter, engine, async } of cases) {
       );
     });
 
-    for (const [name, body, contentType] of [
-      ['malformed JSON', '{"data": {"id": "arun_broken", "status": "succ', 'application/json'],
+    // Each with the problems the module reports: the 400's message and the quarantine reason.
+    for (const [name, body, contentType, problems] of [
+      [
+        'malformed JSON',
+        MALFORMED_JSON,
+        'application/json',
+        [`the body is not valid JSON (${jsonParseError(MALFORMED_JSON)})`],
+      ],
       [
         'no run id',
         JSON.stringify({ data: { type: 'run', status: 'success', results: [] } }),
         'application/json',
+        [
+          'data.id must be shorter than or equal to 255 characters',
+          'data.id should not be empty',
+          'data.id must be a string',
+          'data.run_id must be shorter than or equal to 255 characters',
+          'data.run_id should not be empty',
+          'data.run_id must be a string',
+        ],
       ],
       [
         'a status that is not terminal',
         JSON.stringify({ data: { type: 'run', id: 'arun_running', status: 'running' } }),
         'application/json',
+        ['data.status must be one of the following values: success, error'],
       ],
-      ['a JSON array', '[1,2,3]', 'application/json'],
+      ['a JSON array', '[1,2,3]', 'application/json', ['the body is not a JSON object']],
       [
         'errors that are not objects',
         JSON.stringify({ data: { id: 'arun_e', status: 'error', errors: ['x'] } }),
         'application/json',
+        ['data.errors must be an array of objects'],
       ],
       [
         'text/plain',
         JSON.stringify({ data: { id: 'arun_text', status: 'success' } }),
         'text/plain',
+        ['content type "text/plain" is not JSON'],
       ],
     ] as const) {
-      it(`answers a signed callback with ${name} 4xx, quarantines it, stores and emits nothing`, async () => {
+      // Fastify parses JSON before any guard runs, so it answers malformed JSON itself, signed
+      // or not; the module still quarantines the body when it was signed.
+      const parsedByFastify = adapter === 'fastify' && body === MALFORMED_JSON;
+      const unsignedStatus = parsedByFastify ? 400 : 401;
+
+      it(`answers a signed callback with ${name} 400, quarantines it, stores and emits nothing`, async () => {
         const runsBefore = (await rows(zapier.dataSource, 'zapier_action_runs')).length;
         const quarantinedBefore = (await rows(zapier.dataSource, 'zapier_callback_quarantine'))
           .length;
@@ -249,8 +312,13 @@ for (const { adapter, engine, async } of cases) {
           zapier.url,
           await signedRaw(sandbox.signer, body, contentType),
         );
-        assert.ok(answer.status >= 400 && answer.status < 500, `status ${answer.status}`);
-        assert.match(String(answer.body?.message), /./);
+        assert.equal(answer.status, 400);
+        assert.deepEqual(
+          answer.body,
+          parsedByFastify
+            ? FASTIFY_INVALID_JSON
+            : new ZapierInvalidCallbackException([...problems]).getResponse(),
+        );
         await eventually(
           'the quarantine row',
           async () =>
@@ -260,24 +328,41 @@ for (const { adapter, engine, async } of cases) {
         );
         const quarantined = (await rows(zapier.dataSource, 'zapier_callback_quarantine')).at(-1);
         assert.equal(quarantined?.raw_body, body);
-        assert.match(String(quarantined?.reason), /./);
+        assert.equal(
+          quarantined?.reason,
+          parsedByFastify
+            ? `the body could not be parsed (${FASTIFY_INVALID_JSON.message})`
+            : problems.join('; '),
+        );
         assert.equal((await rows(zapier.dataSource, 'zapier_action_runs')).length, runsBefore);
-        await new Promise((resolve) => setTimeout(resolve, 30));
-        assert.equal(zapier.listener.events.length, 0);
+        const marker = runId();
+        await awaitMarkerEvent(zapier, sandbox.signer, marker);
+        assert.deepEqual(
+          zapier.listener.events.map((heard) => heard.event.runId),
+          [marker],
+        );
       });
 
-      it(`answers an unsigned callback with ${name} 4xx and keeps nothing`, async () => {
+      it(`answers an unsigned callback with ${name} ${unsignedStatus} and keeps nothing`, async () => {
+        const runsBefore = (await rows(zapier.dataSource, 'zapier_action_runs')).length;
         const quarantinedBefore = (await rows(zapier.dataSource, 'zapier_callback_quarantine'))
           .length;
         const answer = await postCallback(zapier.url, {
           headers: { 'content-type': contentType },
           body,
         });
-        assert.ok(answer.status >= 400 && answer.status < 500, `status ${answer.status}`);
+        assert.equal(answer.status, unsignedStatus);
+        assert.deepEqual(
+          answer.body,
+          parsedByFastify
+            ? FASTIFY_INVALID_JSON
+            : new ZapierSignatureException('missing').getResponse(),
+        );
         assert.equal(
           (await rows(zapier.dataSource, 'zapier_callback_quarantine')).length,
           quarantinedBefore,
         );
+        assert.equal((await rows(zapier.dataSource, 'zapier_action_runs')).length, runsBefore);
       });
     }
   });
@@ -285,4 +370,14 @@ for (const { adapter, engine, async } of cases) {
 
 function app(zapier: ZapierApp): ZapierDeliveryRunner {
   return zapier.app.get(ZapierDeliveryRunner);
+}
+
+/** What `JSON.parse` says about `text`: Node's wording, which the Express body reader passes on. */
+function jsonParseError(text: string): string {
+  try {
+    JSON.parse(text);
+  } catch (error) {
+    return (error as Error).message;
+  }
+  throw new Error(`${text} is valid JSON`);
 }

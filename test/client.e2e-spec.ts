@@ -12,10 +12,10 @@ import {
   readBudget,
   readRun,
   readRuns,
-  SAMPLE_RUN,
   sleep,
   TestClock,
 } from './support/zapier-harness.js';
+import { SAMPLE_RESULTS, SAMPLE_RUN } from './support/sample-runs.js';
 
 const pgSkip = await postgresSkipReason();
 
@@ -252,7 +252,7 @@ describeOnEachEngine('ZapierClient against the sandbox', 'h2_client', pgSkip, (s
     const { sandbox, zapier } = await setup({ sandbox: { pollShape: 'guide' } });
     sandbox.queueOutcome({
       status: 'success',
-      results: [{ email: 'a@example.com' }],
+      results: SAMPLE_RESULTS,
       callback: 'never',
       delayMs: 0,
     });
@@ -265,7 +265,7 @@ describeOnEachEngine('ZapierClient against the sandbox', 'h2_client', pgSkip, (s
       id: done.id,
       status: 'success',
       rawStatus: 'success',
-      results: [{ email: 'a@example.com' }],
+      results: SAMPLE_RESULTS,
       errors: [],
     });
     assert.equal((await zapier.client.getActionRun(pending.id)).status, 'pending');

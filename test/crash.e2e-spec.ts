@@ -8,7 +8,7 @@ import {
   completedPerRun,
   createDeliveryLog,
   readDeliveryLog,
-  readDispatchStates,
+  readDeliveryStates,
 } from './support/delivery-log.js';
 import { postgresSkipReason } from './support/postgres.js';
 import { eventually, polls, readRun } from './support/zapier-harness.js';
@@ -104,7 +104,7 @@ describe(
           await first.waitForLine((line) => line.killing === runId, 10_000);
           assert.equal((await first.exited).signal, 'SIGKILL');
 
-          const stored = (await readDispatchStates(dataSource)).get(runId);
+          const stored = (await readDeliveryStates(dataSource)).get(runId);
           assert.deepEqual(stored, {
             status: 'success',
             deliveryState: 'pending',
@@ -139,7 +139,7 @@ describe(
             () => first.lines.filter((line) => line.delivering !== undefined).length === 3,
           );
           await first.crash();
-          const states = await readDispatchStates(dataSource);
+          const states = await readDeliveryStates(dataSource);
           for (const id of runIds) assert.equal(states.get(id)?.deliveryState, 'pending');
           assert.equal(completedPerRun(await readDeliveryLog(dataSource)).size, 0);
 
@@ -228,7 +228,7 @@ describe(
           assert.ok(graceful, `${first.instanceId} needed a SIGKILL:\n${first.stderrTail()}`);
           const finished = completedPerRun(await readDeliveryLog(dataSource));
           assert.equal(finished.size, 2, 'the two running deliveries completed before exit');
-          const states = await readDispatchStates(dataSource);
+          const states = await readDeliveryStates(dataSource);
           for (const id of runIds) {
             const state = states.get(id);
             if (finished.has(id)) assert.equal(state?.deliveryState, 'delivered', id);
@@ -257,7 +257,7 @@ async function deliveredWithin(
   await eventually(
     `${runIds.length} run(s) delivered`,
     async () => {
-      const states = await readDispatchStates(dataSource);
+      const states = await readDeliveryStates(dataSource);
       return runIds.every((id) => states.get(id)?.deliveryState === 'delivered');
     },
     timeoutMs,

@@ -14,10 +14,10 @@ import {
   startSandbox,
   type PollerApp,
 } from './support/zapier-harness.js';
+import { SAMPLE_RUN } from './support/sample-runs.js';
 
 const pgSkip = await postgresSkipReason();
 
-const RUN = { action: 'act_1', authentication: 'conn_1', inputs: {} };
 /**
  * The sandbox's clock runs this many times faster than the module's, so one of Zapier's 60 s
  * windows (and the sandbox's 429 limiter) passes in 6 real seconds and a backlog drains through
@@ -74,7 +74,7 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
       const ids = (
         await Promise.all(
           Array.from({ length: count }, (_, i) =>
-            app.client.createActionRun({ ...RUN, metadata: { i } }),
+            app.client.createActionRun({ ...SAMPLE_RUN, metadata: { i } }),
           ),
         )
       ).map((run) => run.id);
@@ -120,13 +120,13 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
         sandbox.queueOutcome({ status: 'success', callback: 'never', delayMs: 60_000 });
       }
       const oldIds = (
-        await Promise.all(Array.from({ length: old }, () => app.client.createActionRun(RUN)))
+        await Promise.all(Array.from({ length: old }, () => app.client.createActionRun(SAMPLE_RUN)))
       ).map((run) => run.id);
       await sleep(2500);
       const fresh = [];
       for (let i = 0; i < 3; i++) {
         sandbox.queueOutcome({ status: 'success', callback: 'never' });
-        fresh.push(await app.client.createActionRun(RUN));
+        fresh.push(await app.client.createActionRun(SAMPLE_RUN));
       }
       await app.listener.waitFor(3, 10_000);
       for (const { id } of fresh) {

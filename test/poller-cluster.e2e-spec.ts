@@ -19,10 +19,10 @@ import {
   TestClock,
   type PollerApp,
 } from './support/zapier-harness.js';
+import { SAMPLE_RUN } from './support/sample-runs.js';
 
 const pgSkip = await postgresSkipReason();
 
-const RUN = { action: 'act_1', authentication: 'conn_1', inputs: {} };
 /** See poller-budget.e2e-spec.ts: the sandbox's minute passes in 6 real seconds. */
 const SPEED = 10;
 /** Zapier's limit as the sandbox enforces it (120 a sandbox minute). */
@@ -103,7 +103,7 @@ for (const engine of ['postgres', 'sqlite'] as Engine[]) {
         const ids = (
           await Promise.all(
             Array.from({ length: count }, (_, i) =>
-              apps[i % 2].client.createActionRun({ ...RUN, metadata: { i } }),
+              apps[i % 2].client.createActionRun({ ...SAMPLE_RUN, metadata: { i } }),
             ),
           )
         ).map((run) => run.id);
@@ -144,7 +144,7 @@ for (const engine of ['postgres', 'sqlite'] as Engine[]) {
         }
         const ids: string[] = [];
         for (let i = 0; i < count; i++)
-          ids.push((await apps[i % 2].client.createActionRun(RUN)).id);
+          ids.push((await apps[i % 2].client.createActionRun(SAMPLE_RUN)).id);
         await eventually('an event per run', () => eventsPerRun(apps).size === count, 10_000);
 
         for (const id of ids) {
@@ -178,7 +178,7 @@ for (const engine of ['postgres', 'sqlite'] as Engine[]) {
         });
         for (let i = 0; i < 4; i++) {
           sandbox.queueOutcome({ status: 'success', callback: 'never', delayMs: 60_000 });
-          await apps[i % 2].client.createActionRun(RUN);
+          await apps[i % 2].client.createActionRun(SAMPLE_RUN);
         }
         await eventually('four 429s', () => sandbox.rateLimited >= 4, 10_000);
         const seen = [...sandbox.requests];
@@ -227,7 +227,7 @@ for (const engine of ['postgres', 'sqlite'] as Engine[]) {
           }),
         });
         sandbox.queueOutcome({ status: 'success', callback: 'never' });
-        const { id } = await apps[0].client.createActionRun(RUN);
+        const { id } = await apps[0].client.createActionRun(SAMPLE_RUN);
         await eventually(
           'instance a to claim the run',
           async () => (await readRun(apps[0].dataSource, id))?.pollClaimedBy === 'instance-a',

@@ -15,10 +15,10 @@ import {
   readBudget,
   readRun,
   readRuns,
-  SAMPLE_RUN,
   sleep,
   TestClock,
 } from './support/zapier-harness.js';
+import { SAMPLE_RUN } from './support/sample-runs.js';
 
 const pgSkip = await postgresSkipReason();
 

@@ -16,11 +16,10 @@ import {
   startSandbox,
   type PollerApp,
 } from './support/zapier-harness.js';
+import { SAMPLE_RUN } from './support/sample-runs.js';
 import type { ZapierSandbox } from '../src/testing/zapier-sandbox.js';
 
 const pgSkip = await postgresSkipReason();
-
-const RUN = { action: 'act_1', authentication: 'conn_1', inputs: {} };
 
 for (const engine of ['sqlite', 'postgres'] as Engine[]) {
   describe(`poller shutdown (${engine})`, { skip: engine === 'postgres' && pgSkip }, () => {
@@ -65,7 +64,7 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
         polling: { intervalMs: 20, overdueAfterMs: 100, maxRequestsPerMinute: 1 },
       }));
       sandbox.queueOutcome({ status: 'success', callback: 'never' });
-      const { id } = await zapier.client.createActionRun(RUN);
+      const { id } = await zapier.client.createActionRun(SAMPLE_RUN);
       await eventually(
         'the poller to claim the run',
         async () => (await readRun(zapier.dataSource, id))?.pollClaimedBy !== null,
@@ -100,7 +99,7 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
         };
       });
       sandbox.queueOutcome({ status: 'success', callback: 'never' });
-      const { id } = await zapier.client.createActionRun({ ...RUN, metadata: { n: 1 } });
+      const { id } = await zapier.client.createActionRun({ ...SAMPLE_RUN, metadata: { n: 1 } });
       await eventually('the poll to be in flight', () => polls(sandbox, id).length === 1);
       const started = Date.now();
       await zapier.close();

@@ -11,10 +11,11 @@ import {
   polls,
   readRun,
   readRuns,
-  SAMPLE_RUN,
   sleep,
   TestClock,
 } from './support/zapier-harness.js';
+import { SAMPLE_RUN } from './support/sample-runs.js';
+import { awaitMarkerEvent } from './support/callbacks.js';
 
 const pgSkip = await postgresSkipReason();
 
@@ -71,8 +72,13 @@ describeOnEachEngine('poller against the sandbox', 'h2_poller', pgSkip, (setup) 
       ...conflicting,
     });
     assert.equal(second.status, 200);
-    await sleep(300);
-    assert.equal(zapier.listener.events.length, 2);
+    // A whole poller round after both, then a later run's event: anything either of them set off
+    // would come before it.
+    await zapier.poller.tick();
+    await zapier.poller.tick();
+    await awaitMarkerEvent(zapier, sandbox.signer, 'arun_after_duplicates');
+    assert.equal(zapier.listener.forRun(ok.id).length, 1);
+    assert.equal(zapier.listener.events.length, 3);
     assert.equal((await readRun(zapier.dataSource, ok.id))?.status, 'success');
     assert.equal(polls(sandbox).length, 2);
   });
@@ -224,8 +230,10 @@ describeOnEachEngine('poller against the sandbox', 'h2_poller', pgSkip, (setup) 
     assert.equal((await readRun(zapier.dataSource, answered.id))?.status, 'success');
     assert.equal((await readRun(zapier.dataSource, fresh.id))?.status, 'pending');
     await zapier.poller.tick();
-    await sleep(200);
+    await awaitMarkerEvent(zapier, sandbox.signer, 'arun_after_expiry', {
+      issuedAt: new Date(clock.now()),
+    });
     assert.equal(zapier.listener.forRun(lost.id).length, 1);
-    assert.equal(zapier.listener.events.length, 2);
+    assert.equal(zapier.listener.events.length, 3);
   });
 });

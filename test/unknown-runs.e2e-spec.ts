@@ -5,6 +5,8 @@ import { ZapierSandbox } from '../src/testing/index.js';
 import { freshDatabase } from './support/data-sources.js';
 import { sendCallback } from './support/callbacks.js';
 import { startDelayingProxy } from './support/delaying-proxy.js';
+import { SAMPLE_ERRORS } from './support/sample-runs.js';
+import { PUBLIC_CALLBACK_URL } from './support/zapier-harness.js';
 import { startZapierApp, type ZapierApp } from './support/zapier-app.js';
 
 const CREATE_DELAY_MS = 1500;
@@ -32,7 +34,7 @@ describe('callbacks for runs this app did not start', () => {
       zapier: {
         ...sandbox.moduleOptions(),
         apiBaseUrl: proxy.url,
-        callbackUrl: 'https://hooks.example.com/zapier/callbacks',
+        callbackUrl: PUBLIC_CALLBACK_URL,
         delivery: { sweepIntervalMs: 60_000 },
       },
     });
@@ -81,7 +83,7 @@ describe('callbacks for runs this app did not start', () => {
         await sendCallback(zapier.url, sandbox.signer, {
           id: 'arun_other',
           status: 'error',
-          errors: [{ code: 'user', title: 't', detail: 'd' }],
+          errors: SAMPLE_ERRORS,
         })
       ).status,
       200,

@@ -1,5 +1,10 @@
 import type { DataSource } from 'typeorm';
-import type { ZapierCallbackInput, ZapierTestSigner } from '../../src/testing/index.js';
+import type {
+  ZapierCallbackInput,
+  ZapierTestSigner,
+  ZapierTestSignOptions,
+} from '../../src/testing/index.js';
+import type { RecordingListener } from './recording-listener.js';
 
 export interface HttpAnswer {
   status: number;
@@ -55,4 +60,28 @@ export function rows(
   table: 'zapier_action_runs' | 'zapier_callback_quarantine',
 ): Promise<Array<Record<string, unknown>>> {
   return dataSource.query(`SELECT * FROM ${table}`);
+}
+
+/**
+ * Sends a signed success callback for the fresh run `markerId` and resolves once the app's
+ * listener heard its event. Events the app would emit for earlier requests are queued ahead of
+ * it, so an event still missing afterwards is one the app did not emit (no fixed sleep). Pass
+ * `signOptions` (`issuedAt`) when the app's clock is not real time.
+ */
+export async function awaitMarkerEvent(
+  app: { url: string; listener: RecordingListener },
+  signer: ZapierTestSigner,
+  markerId: string,
+  signOptions?: ZapierTestSignOptions,
+): Promise<void> {
+  const request = await signer.callbackRequest({ id: markerId, status: 'success' }, signOptions);
+  const answer = await postCallback(app.url, request);
+  if (answer.status !== 200) {
+    throw new Error(`The marker callback ${markerId} was answered ${answer.status}.`);
+  }
+  const deadline = Date.now() + 10_000;
+  while (app.listener.forRun(markerId).length === 0) {
+    if (Date.now() > deadline) throw new Error(`The marker run ${markerId} was never heard.`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }

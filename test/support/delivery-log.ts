@@ -68,7 +68,7 @@ export function completedPerRun(log: readonly DeliveryLogRow[]): Map<string, Del
 }
 
 /** `run_id → delivery_state` (and status) of every stored run. */
-export async function readDispatchStates(
+export async function readDeliveryStates(
   dataSource: DataSource,
 ): Promise<Map<string, { status: string; deliveryState: string; claimedBy: string | null }>> {
   const rows = await dataSource.query<Array<Record<string, unknown>>>(

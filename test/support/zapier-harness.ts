@@ -276,12 +276,6 @@ export function caseFactory(
   };
 }
 
-/** Inputs of a run the tests start; only the sandbox ever sees them. */
-export const SAMPLE_RUN = {
-  action: 'act_1',
-  authentication: 'conn_1',
-  inputs: { to: 'a@example.com' },
-};
 export const MINUTE = 60_000;
 export const DAY = 24 * 60 * MINUTE;
 /** Polling on its own every 25 ms; runs are overdue 300 ms after submission. */
