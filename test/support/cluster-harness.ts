@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DataSource } from 'typeorm';
+import { ZapierActionRun } from '../../src/storage/zapier-action-run.entity.js';
 import type { ZapierModuleOptions } from '../../src/interfaces/zapier-module-options.interface.js';
 import type { CreateActionRunInput } from '../../src/client/zapier.client.js';
 import type { ZapierRunError } from '../../src/interfaces/action-run.interface.js';
@@ -515,22 +516,16 @@ async function countStates(
 async function readRunStates(
   dataSource: DataSource,
 ): Promise<Map<string, { status: string; deliveryState: string; metadataSeq: number | null }>> {
-  const rows = await dataSource.query<Array<Record<string, unknown>>>(
-    'SELECT run_id, status, delivery_state, metadata FROM zapier_action_runs',
-  );
+  const runs = await dataSource.getRepository(ZapierActionRun).find();
   return new Map(
-    rows.map((row) => {
-      const metadata =
-        typeof row.metadata === 'string' ? (JSON.parse(row.metadata) as { seq?: number }) : null;
-      return [
-        String(row.run_id),
-        {
-          status: String(row.status),
-          deliveryState: String(row.delivery_state),
-          metadataSeq: metadata?.seq ?? null,
-        },
-      ];
-    }),
+    runs.map((run) => [
+      run.runId,
+      {
+        status: run.status,
+        deliveryState: run.deliveryState,
+        metadataSeq: (run.metadata as { seq?: number } | null)?.seq ?? null,
+      },
+    ]),
   );
 }
 

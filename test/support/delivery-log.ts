@@ -1,4 +1,5 @@
 import type { DataSource } from 'typeorm';
+import { ZapierActionRun } from '../../src/storage/zapier-action-run.entity.js';
 
 /**
  * The durable record of what listeners heard, kept by the fixture app (`test/fixtures/zapier-node.ts`)
@@ -71,17 +72,11 @@ export function completedPerRun(log: readonly DeliveryLogRow[]): Map<string, Del
 export async function readDeliveryStates(
   dataSource: DataSource,
 ): Promise<Map<string, { status: string; deliveryState: string; claimedBy: string | null }>> {
-  const rows = await dataSource.query<Array<Record<string, unknown>>>(
-    'SELECT run_id, status, delivery_state, delivery_claimed_by FROM zapier_action_runs',
-  );
+  const runs = await dataSource.getRepository(ZapierActionRun).find();
   return new Map(
-    rows.map((row) => [
-      String(row.run_id),
-      {
-        status: String(row.status),
-        deliveryState: String(row.delivery_state),
-        claimedBy: (row.delivery_claimed_by as string | null) ?? null,
-      },
+    runs.map((run) => [
+      run.runId,
+      { status: run.status, deliveryState: run.deliveryState, claimedBy: run.deliveryClaimedBy },
     ]),
   );
 }

@@ -1,5 +1,7 @@
 import { afterEach, describe } from 'node:test';
 import type { DataSource, DataSourceOptions } from 'typeorm';
+import { ZapierActionRun } from '../../src/storage/zapier-action-run.entity.js';
+import { ZapierApiBudget } from '../../src/storage/zapier-api-budget.entity.js';
 import { ZapierClient } from '../../src/client/zapier.client.js';
 import type { ZapierModuleOptions } from '../../src/interfaces/zapier-module-options.interface.js';
 import type { ZapierClock } from '../../src/interfaces/zapier-clock.interface.js';
@@ -114,37 +116,36 @@ export interface RunRow {
   rawPayload: string | null;
 }
 
-const numOrNull = (value: unknown) => (value === null ? null : Number(value));
+const time = (value: Date | null): number | null => (value === null ? null : value.getTime());
 
 export async function readRun(dataSource: DataSource, runId: string): Promise<RunRow | undefined> {
   const rows = await readRuns(dataSource, runId);
   return rows[0];
 }
 
+/** Runs as stored, read through the entity (so no column list is kept here). */
 export async function readRuns(dataSource: DataSource, runId?: string): Promise<RunRow[]> {
-  const postgres = dataSource.options.type === 'postgres';
-  const where = runId === undefined ? '' : ` WHERE run_id = ${postgres ? '$1' : '?'}`;
-  const rows = await dataSource.query<Record<string, unknown>[]>(
-    `SELECT * FROM zapier_action_runs${where} ORDER BY created_at, run_id`,
-    runId === undefined ? [] : [runId],
-  );
-  return rows.map((row) => ({
-    runId: String(row.run_id),
-    status: String(row.status),
-    action: (row.action as string | null) ?? null,
-    metadata: typeof row.metadata === 'string' ? (JSON.parse(row.metadata) as never) : null,
-    results: typeof row.results === 'string' ? (JSON.parse(row.results) as unknown) : null,
-    source: (row.source as string | null) ?? null,
-    expiredReason: (row.expired_reason as string | null) ?? null,
-    submittedAt: numOrNull(row.submitted_at),
-    receivedAt: numOrNull(row.received_at),
-    createdAt: Number(row.created_at),
-    pollNextAt: numOrNull(row.poll_next_at),
-    pollAttempts: Number(row.poll_attempts),
-    pollClaimedBy: (row.poll_claimed_by as string | null) ?? null,
-    pollLastError: (row.poll_last_error as string | null) ?? null,
-    deliveryState: String(row.delivery_state),
-    rawPayload: (row.raw_payload as string | null) ?? null,
+  const runs = await dataSource.getRepository(ZapierActionRun).find({
+    where: runId === undefined ? {} : { runId },
+    order: { createdAt: 'ASC', runId: 'ASC' },
+  });
+  return runs.map((run) => ({
+    runId: run.runId,
+    status: run.status,
+    action: run.action,
+    metadata: run.metadata,
+    results: run.results,
+    source: run.source,
+    expiredReason: run.expiredReason,
+    submittedAt: time(run.submittedAt),
+    receivedAt: time(run.receivedAt),
+    createdAt: run.createdAt.getTime(),
+    pollNextAt: time(run.pollNextAt),
+    pollAttempts: run.pollAttempts,
+    pollClaimedBy: run.pollClaimedBy,
+    pollLastError: run.pollLastError,
+    deliveryState: run.deliveryState,
+    rawPayload: run.rawPayload,
   }));
 }
 
@@ -152,10 +153,8 @@ export async function readRuns(dataSource: DataSource, runId?: string): Promise<
 export async function readBudget(
   dataSource: DataSource,
 ): Promise<{ nextSlotAt: number; cooldownUntil: number } | undefined> {
-  const [row] = await dataSource.query<Record<string, unknown>[]>(
-    `SELECT next_slot_at, cooldown_until FROM zapier_api_budget`,
-  );
-  return row && { nextSlotAt: Number(row.next_slot_at), cooldownUntil: Number(row.cooldown_until) };
+  const [row] = await dataSource.getRepository(ZapierApiBudget).find();
+  return row && { nextSlotAt: Number(row.nextSlotAt), cooldownUntil: Number(row.cooldownUntil) };
 }
 
 /** The polls (`GET /v2/action-runs/{id}`) the sandbox saw, for one run or all. */
