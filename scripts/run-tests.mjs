@@ -41,6 +41,7 @@ if (files.length === 0) {
 
 const counts = { passed: 0, failed: 0, skipped: 0 };
 const failures = [];
+const knownFailures = [];
 
 // Files named *.serial-e2e-spec.js disturb shared services (they restart PostgreSQL), so they
 // run alone, after everything else.
@@ -64,8 +65,15 @@ for (const phase of phases) {
     if (skip || todo) counts.skipped += 1;
     else counts.passed += 1;
   });
-  stream.on('test:fail', ({ details, name, file }) => {
+  stream.on('test:fail', ({ details, name, file, todo }) => {
     if (details.type === 'suite') return;
+    // A failing `todo` test shows a known bug: listed below, counted with the skipped, not failed
+    // (as node:test itself treats it).
+    if (todo) {
+      counts.skipped += 1;
+      knownFailures.push(`${relative(root, file ?? '')}: ${name} (todo: ${todo})`);
+      return;
+    }
     counts.failed += 1;
     failures.push(`${relative(root, file ?? '')}: ${name}`);
   });
@@ -77,6 +85,10 @@ for (const phase of phases) {
 
 // Let the reporters flush what they still hold before the closing lines.
 await new Promise((resolve) => setImmediate(resolve));
+if (knownFailures.length > 0) {
+  console.log('\nKnown failures (todo):');
+  for (const failure of knownFailures) console.log(`  - ${failure}`);
+}
 if (failures.length > 0) {
   console.log('\nFailed tests:');
   for (const failure of failures) console.log(`  - ${failure}`);
