@@ -6,7 +6,7 @@ import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import type { DataSource } from 'typeorm';
 import { migratedDataSource } from '../../test/support/data-sources.js';
 import { TestLogger } from '../../test/support/test-logger.js';
-import { polls } from '../../test/support/zapier-harness.js';
+import { eventually, polls } from '../../test/support/zapier-harness.js';
 import { ZapierRequestBudget } from '../budget/zapier-request-budget.js';
 import { ZapierClient } from '../client/zapier.client.js';
 import { ZapierHttp } from '../client/zapier-http.js';
@@ -25,7 +25,7 @@ import { ZapierSql } from '../storage/sql/zapier-sql.js';
 import type { DeliverableRun } from '../storage/stored-run.js';
 import { ZapierSandbox } from '../testing/zapier-sandbox.js';
 import type { ZapierSandboxOptions } from '../testing/zapier-sandbox.interfaces.js';
-import { ZAPIER_BUDGET_KEY } from '../zapier.constants.js';
+import { ZAPIER_BUDGET_KEY, ZAPIER_POLLER_JOB } from '../zapier.constants.js';
 import type { ZapierHost } from '../zapier-host.provider.js';
 import { ZapierOverdueRunPoller } from './zapier-overdue-run.poller.js';
 
@@ -47,6 +47,15 @@ function assertBackoff(at: number, now: number, retry: number, base = INITIAL_BA
     delay >= expected * 0.8 && delay <= expected * 1.2,
     `next poll in ${delay} ms, expected ${expected} ms ±20%`,
   );
+}
+
+/** Resolves with what `promise` settled with, or fails after `ms` real milliseconds. */
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not settle within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 describe('ZapierOverdueRunPoller', () => {
@@ -138,7 +147,7 @@ describe('ZapierOverdueRunPoller', () => {
     const create = async (metadata: Record<string, unknown> = {}) =>
       (await client.createActionRun({ action: 'act', authentication: null, inputs: {}, metadata }))
         .id;
-    return { sandbox, poller, lifecycle, handed, create };
+    return { sandbox, poller, lifecycle, handed, create, budget, host };
   }
 
   async function runRow(runId: string): Promise<Row> {
@@ -366,5 +375,47 @@ describe('ZapierOverdueRunPoller', () => {
     await poller.tick();
     assert.equal(polls(sandbox).length, 2, 'polling resumes after the pause');
     assert.equal(handed.length, 0);
+  });
+
+  it('with polling disabled, still expires runs past the retention but reads nothing', async () => {
+    const { sandbox, poller, lifecycle, handed } = await setup({
+      zapier: { polling: { enabled: false, retentionMs: 3_600_000 } },
+    });
+    await lifecycle.recordSubmitted({ runId: 'arun_old', action: 'act', metadata: null });
+    now += OVERDUE_MS;
+    await poller.tick();
+    assert.equal(polls(sandbox).length, 0);
+    now += 3_600_000;
+    await poller.tick();
+    assert.equal(polls(sandbox).length, 0);
+    assert.deepEqual(
+      handed.map((run) => [run.runId, run.status, run.expiredReason]),
+      [['arun_old', 'expired', 'retention']],
+    );
+  });
+
+  it('runs as a named interval, and on shutdown gives up a read waiting for the budget and releases its claim', async () => {
+    const { sandbox, poller, lifecycle, budget, host } = await setup();
+    poller.onApplicationBootstrap();
+    assert.equal(host.scheduler.doesExist('interval', ZAPIER_POLLER_JOB), true);
+
+    await lifecycle.recordSubmitted({ runId: 'arun_waiting', action: 'act', metadata: null });
+    now += OVERDUE_MS;
+    // A 429 elsewhere: the read waits for the cooldown's end (a real minute).
+    await budget.cooldown(60_000);
+    const round = poller.tick();
+    await eventually(
+      'the run claimed for its read',
+      async () => (await runRow('arun_waiting')).poll_claimed_by === 'poller-1',
+    );
+
+    await within(poller.beforeApplicationShutdown(), 2_000, 'the poller shutdown');
+    await round;
+    assert.equal(host.scheduler.doesExist('interval', ZAPIER_POLLER_JOB), false);
+    const row = await runRow('arun_waiting');
+    assert.equal(row.poll_claimed_by, null, 'claim released for another instance');
+    assert.equal(row.status, 'pending');
+    assert.equal(polls(sandbox).length, 0, 'the read never went out');
+    assert.equal(logs.find('error', /Polling overdue runs failed/).length, 0);
   });
 });
