@@ -51,8 +51,11 @@ export class ZapierRequestBudget implements BeforeApplicationShutdown {
    * `signal` aborts.
    */
   async acquire(signal?: AbortSignal): Promise<void> {
-    let stop: AbortSignal | undefined;
+    const stop = signal ? AbortSignal.any([this.stopping.signal, signal]) : this.stopping.signal;
     for (;;) {
+      // Checked before reserving: a slot reserved for a request that will not go out is lost
+      // to every instance.
+      stop.throwIfAborted();
       const slot = await this.budget.reserveSlot(
         ZAPIER_BUDGET_KEY,
         this.clock.now(),
@@ -60,7 +63,6 @@ export class ZapierRequestBudget implements BeforeApplicationShutdown {
       );
       const wait = slot - this.clock.now();
       if (wait <= 0) return;
-      stop ??= signal ? AbortSignal.any([this.stopping.signal, signal]) : this.stopping.signal;
       await sleep(wait, undefined, { signal: stop });
       // A 429 may have started a cooldown after this slot was reserved: wait for its end too.
       const state = await this.budget.read(ZAPIER_BUDGET_KEY);

@@ -119,7 +119,14 @@ export class ZapierDeliveryRunner implements BeforeApplicationShutdown {
     await this.outbox.releaseClaims(queued, this.options.instanceId).catch(() => undefined);
     // Deliveries already running finish (their listeners are mid-flight) and are recorded; their
     // claims are renewed meanwhile, and run out by themselves if the process dies instead.
-    await Promise.race([this.whenIdle(), sleep(this.options.delivery.leaseMs)]);
+    const deadline = new AbortController();
+    await Promise.race([
+      this.whenIdle(),
+      sleep(this.options.delivery.leaseMs, undefined, { signal: deadline.signal }).catch(
+        () => undefined,
+      ),
+    ]);
+    deadline.abort();
     this.leases.stop();
   }
 
