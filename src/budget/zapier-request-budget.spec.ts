@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict';
-import { ConsoleLogger, Logger } from '@nestjs/common';
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { afterEach, beforeEach, describe, it } from 'node:test';
 import type { DataSource } from 'typeorm';
 import { migratedDataSource } from '../../test/support/data-sources.js';
-import { TestLogger } from '../../test/support/test-logger.js';
 import { eventually } from '../../test/support/zapier-harness.js';
 import type { ZapierClock } from '../interfaces/zapier-clock.interface.js';
 import { resolveZapierOptions } from '../options/resolve-zapier-options.js';
@@ -11,6 +9,7 @@ import { ZapierBudgetRepository, type BudgetState } from '../storage/request-bud
 import { ZapierSql } from '../storage/sql/zapier-sql.js';
 import { ZAPIER_BUDGET_KEY } from '../zapier.constants.js';
 import { ZapierRequestBudget } from './zapier-request-budget.js';
+import { captureNestLogs, within } from '../../test/support/spec-context.js';
 
 /** Zapier's 60 s window plus the budget's 500 ms margin. */
 const SPACED_OVER_MS = 60_500;
@@ -28,35 +27,17 @@ async function state(promise: Promise<unknown>): Promise<'pending' | 'resolved' 
   return outcome === pending ? 'pending' : outcome;
 }
 
-/** Resolves with what `promise` settled with, or fails after `ms` real milliseconds. */
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not settle within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
 describe('ZapierRequestBudget', () => {
   let dataSource: DataSource;
   let close: () => Promise<void>;
   let now: number;
   const clock: ZapierClock = { now: () => now };
   let repository: ZapierBudgetRepository;
-  let logs: TestLogger;
+  const logs = captureNestLogs();
   let databases = 0;
   let budgets: ZapierRequestBudget[];
 
-  before(() => {
-    logs = new TestLogger();
-    Logger.overrideLogger(logs);
-  });
-  after(() => {
-    Logger.overrideLogger(new ConsoleLogger());
-  });
-
   beforeEach(async () => {
-    logs.entries.length = 0;
     now = 3_000_000;
     budgets = [];
     ({ dataSource, close } = await migratedDataSource('sqlite', `request_budget_${databases++}`));

@@ -19,18 +19,13 @@ import { resolveZapierOptions } from '../options/resolve-zapier-options.js';
 import { ZapierSignatureVerifier } from '../signature/zapier-signature.verifier.js';
 import type { DataSource } from 'typeorm';
 import { migratedDataSource } from '../../test/support/data-sources.js';
-import { ZapierRunLifecycle } from '../runs/zapier-run-lifecycle.js';
 import { ZapierClaimedDeliveries } from '../storage/claimed-deliveries.js';
-import { ZapierOutbox } from '../storage/outbox.repository.js';
-import { ZapierQuarantineRepository } from '../storage/quarantine.repository.js';
-import { ZapierBudgetRepository } from '../storage/request-budget.repository.js';
-import { ZapierRunIntake } from '../storage/run-intake.repository.js';
-import { ZapierSql } from '../storage/sql/zapier-sql.js';
 import { ZapierSandbox } from '../testing/index.js';
 import { ZAPIER_SIGNATURE_HEADER } from '../zapier.constants.js';
 import type { CallbackRequestExtras } from './callback-request.js';
 import { ZapierCallbackBodyInstaller } from './zapier-callback-body.installer.js';
 import { ZapierCallbackService } from './zapier-callback.service.js';
+import { lifecycleOver } from '../../test/support/lifecycle.js';
 
 const NOW = Date.UTC(2026, 0, 15, 12);
 const MiB = 1024 * 1024;
@@ -99,16 +94,7 @@ describe('ZapierCallbackBodyInstaller', () => {
     const clock = { now: () => NOW };
     const options = resolveZapierOptions({ jwksUrl: sandbox.jwksUrl });
     ({ dataSource, close: closeDatabase } = await migratedDataSource('sqlite', 'installer_spec'));
-    const sql = new ZapierSql(dataSource);
-    const lifecycle = new ZapierRunLifecycle(
-      new ZapierRunIntake(sql),
-      new ZapierOutbox(sql),
-      new ZapierBudgetRepository(sql),
-      new ZapierQuarantineRepository(sql),
-      new ZapierClaimedDeliveries(),
-      options,
-      clock,
-    );
+    const lifecycle = lifecycleOver(dataSource, options, clock, new ZapierClaimedDeliveries());
     callbacks = new ZapierCallbackService(
       lifecycle,
       new ZapierSignatureVerifier(options, clock),

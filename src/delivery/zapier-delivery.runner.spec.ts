@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
-import { ConsoleLogger, Logger } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { SchedulerRegistry } from '@nestjs/schedule';
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { afterEach, beforeEach, describe, it } from 'node:test';
 import type { DataSource } from 'typeorm';
 import { migratedDataSource } from '../../test/support/data-sources.js';
-import { TestLogger } from '../../test/support/test-logger.js';
 import { eventually } from '../../test/support/zapier-harness.js';
 import { RunCompletedEvent } from '../events/run-completed.event.js';
 import { RunExpiredEvent } from '../events/run-expired.event.js';
@@ -21,13 +19,12 @@ import {
 import { ZapierRunLifecycle } from '../runs/zapier-run-lifecycle.js';
 import { ZapierClaimedDeliveries } from '../storage/claimed-deliveries.js';
 import { ZapierOutbox } from '../storage/outbox.repository.js';
-import { ZapierQuarantineRepository } from '../storage/quarantine.repository.js';
-import { ZapierBudgetRepository } from '../storage/request-budget.repository.js';
-import { ZapierRunIntake } from '../storage/run-intake.repository.js';
 import { ZapierSql } from '../storage/sql/zapier-sql.js';
 import type { TerminalResult } from '../storage/stored-run.js';
 import type { ZapierHost } from '../zapier-host.provider.js';
 import { ZapierDeliveryRunner } from './zapier-delivery.runner.js';
+import { captureNestLogs } from '../../test/support/spec-context.js';
+import { lifecycleOver } from '../../test/support/lifecycle.js';
 
 const RETRY_BASE_MS = 1_000;
 const MAX_ATTEMPTS = 3;
@@ -66,20 +63,11 @@ describe('ZapierDeliveryRunner', () => {
   let close: () => Promise<void>;
   let now: number;
   const clock: ZapierClock = { now: () => now };
-  let logs: TestLogger;
+  const logs = captureNestLogs();
   let databases = 0;
   let runners: ZapierDeliveryRunner[];
 
-  before(() => {
-    logs = new TestLogger();
-    Logger.overrideLogger(logs);
-  });
-  after(() => {
-    Logger.overrideLogger(new ConsoleLogger());
-  });
-
   beforeEach(async () => {
-    logs.entries.length = 0;
     now = 2_000_000;
     runners = [];
     ({ dataSource, close } = await migratedDataSource('sqlite', `delivery_runner_${databases++}`));
@@ -109,16 +97,7 @@ describe('ZapierDeliveryRunner', () => {
     options: ResolvedZapierOptions,
     channel: ZapierClaimedDeliveries,
   ): ZapierRunLifecycle {
-    const sql = new ZapierSql(dataSource);
-    return new ZapierRunLifecycle(
-      new ZapierRunIntake(sql),
-      new ZapierOutbox(sql),
-      new ZapierBudgetRepository(sql),
-      new ZapierQuarantineRepository(sql),
-      channel,
-      options,
-      clock,
-    );
+    return lifecycleOver(dataSource, options, clock, channel);
   }
 
   /**

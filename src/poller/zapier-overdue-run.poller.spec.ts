@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
-import { ConsoleLogger, Logger } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { SchedulerRegistry } from '@nestjs/schedule';
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { afterEach, beforeEach, describe, it } from 'node:test';
 import type { DataSource } from 'typeorm';
 import { migratedDataSource } from '../../test/support/data-sources.js';
-import { TestLogger } from '../../test/support/test-logger.js';
 import { eventually, polls } from '../../test/support/zapier-harness.js';
 import { ZapierRequestBudget } from '../budget/zapier-request-budget.js';
 import { ZapierClient } from '../client/zapier.client.js';
@@ -28,6 +26,7 @@ import type { ZapierSandboxOptions } from '../testing/zapier-sandbox.interfaces.
 import { ZAPIER_BUDGET_KEY, ZAPIER_POLLER_JOB } from '../zapier.constants.js';
 import type { ZapierHost } from '../zapier-host.provider.js';
 import { ZapierOverdueRunPoller } from './zapier-overdue-run.poller.js';
+import { captureNestLogs, within } from '../../test/support/spec-context.js';
 
 const OVERDUE_MS = 60_000;
 const INITIAL_BACKOFF_MS = 10_000;
@@ -49,34 +48,16 @@ function assertBackoff(at: number, now: number, retry: number, base = INITIAL_BA
   );
 }
 
-/** Resolves with what `promise` settled with, or fails after `ms` real milliseconds. */
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not settle within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
 describe('ZapierOverdueRunPoller', () => {
   let dataSource: DataSource;
   let close: () => Promise<void>;
   let now: number;
   const clock: ZapierClock = { now: () => now };
-  let logs: TestLogger;
+  const logs = captureNestLogs();
   let databases = 0;
   let teardown: Array<() => Promise<void> | void>;
 
-  before(() => {
-    logs = new TestLogger();
-    Logger.overrideLogger(logs);
-  });
-  after(() => {
-    Logger.overrideLogger(new ConsoleLogger());
-  });
-
   beforeEach(async () => {
-    logs.entries.length = 0;
     now = 1_750_000_000_000;
     teardown = [];
     ({ dataSource, close } = await migratedDataSource('sqlite', `overdue_poller_${databases++}`));

@@ -1,21 +1,18 @@
 import assert from 'node:assert/strict';
-import { ConsoleLogger, Logger } from '@nestjs/common';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { DataSource } from 'typeorm';
 import { migratedDataSource } from '../../test/support/data-sources.js';
 import { postgresSkipReason } from '../../test/support/postgres.js';
-import { TestLogger } from '../../test/support/test-logger.js';
 import { eventually } from '../../test/support/zapier-harness.js';
 import type { ZapierClock } from '../interfaces/zapier-clock.interface.js';
 import { resolveZapierOptions } from '../options/resolve-zapier-options.js';
 import { ZapierClaimedDeliveries } from '../storage/claimed-deliveries.js';
 import { ZapierOutbox } from '../storage/outbox.repository.js';
-import { ZapierQuarantineRepository } from '../storage/quarantine.repository.js';
-import { ZapierBudgetRepository } from '../storage/request-budget.repository.js';
-import { ZapierRunIntake } from '../storage/run-intake.repository.js';
 import { ZapierSql } from '../storage/sql/zapier-sql.js';
 import type { DeliverableRun, TerminalResult } from '../storage/stored-run.js';
 import { ZapierRunLifecycle, type RecordOutcome } from './zapier-run-lifecycle.js';
+import { captureNestLogs } from '../../test/support/spec-context.js';
+import { lifecycleOver } from '../../test/support/lifecycle.js';
 
 const REQUEST_TIMEOUT_MS = 10_000;
 /** How long `beginCreate()` holds results at most: the request timeout plus the 5 s margin. */
@@ -44,7 +41,6 @@ class DeliveryRecorder {
 
 /** A lifecycle wired to real repositories on `dataSource`, as the module wires it. */
 function lifecycleOn(dataSource: DataSource, clock: ZapierClock, instanceId: string) {
-  const sql = new ZapierSql(dataSource);
   const channel = new ZapierClaimedDeliveries();
   const recorder = new DeliveryRecorder(channel);
   const options = resolveZapierOptions({
@@ -53,15 +49,7 @@ function lifecycleOn(dataSource: DataSource, clock: ZapierClock, instanceId: str
     polling: { retentionMs: RETENTION_MS, overdueAfterMs: 300_000 },
     delivery: { leaseMs: LEASE_MS },
   });
-  const lifecycle = new ZapierRunLifecycle(
-    new ZapierRunIntake(sql),
-    new ZapierOutbox(sql),
-    new ZapierBudgetRepository(sql),
-    new ZapierQuarantineRepository(sql),
-    channel,
-    options,
-    clock,
-  );
+  const lifecycle = lifecycleOver(dataSource, options, clock, channel);
   return { lifecycle, recorder };
 }
 
@@ -103,19 +91,10 @@ describe('ZapierRunLifecycle on sqlite', () => {
   const clock: ZapierClock = { now: () => now };
   let lifecycle: ZapierRunLifecycle;
   let recorder: DeliveryRecorder;
-  let logs: TestLogger;
+  const logs = captureNestLogs();
   let databases = 0;
 
-  before(() => {
-    logs = new TestLogger();
-    Logger.overrideLogger(logs);
-  });
-  after(() => {
-    Logger.overrideLogger(new ConsoleLogger());
-  });
-
   beforeEach(async () => {
-    logs.entries.length = 0;
     now = 1_000_000;
     // A fresh database per test: the budget row (holds, creates in flight) is shared state.
     ({ dataSource, close } = await migratedDataSource('sqlite', `lifecycle_${databases++}`));
@@ -368,8 +347,9 @@ describe('ZapierRunLifecycle on postgres', { skip: pgSkip }, () => {
   let close: () => Promise<void>;
   const clock: ZapierClock = { now: () => 5_000_000 };
 
+  captureNestLogs();
+
   before(async () => {
-    Logger.overrideLogger(new TestLogger());
     ({ dataSource: first, close } = await migratedDataSource('postgres', 'lifecycle_spec'));
     // A second connection pool on the same database: another app instance.
     second = await new DataSource({ ...first.options, migrationsRun: false }).initialize();
@@ -377,7 +357,6 @@ describe('ZapierRunLifecycle on postgres', { skip: pgSkip }, () => {
   after(async () => {
     await second?.destroy();
     await close?.();
-    Logger.overrideLogger(new ConsoleLogger());
   });
 
   it('stores exactly one of 20 concurrent results for a run from two instances', async () => {

@@ -19,6 +19,8 @@ export class RecordingListener {
   readonly events: Recorded[] = [];
   failures = 0;
   delayMs = 0;
+  /** While set, every delivery waits for it (see `hold`). */
+  private gate: Promise<void> | undefined;
   private readonly attempts = new Map<string, number>();
 
   @OnEvent('zapier.run.completed')
@@ -34,6 +36,19 @@ export class RecordingListener {
   @OnEvent('zapier.run.expired')
   async expired(event: RunExpiredEvent): Promise<void> {
     await this.handle({ name: 'zapier.run.expired', event });
+  }
+
+  /**
+   * Makes every delivery from now on wait until the returned function is called: listeners that
+   * have not returned, without a timer deciding how long.
+   */
+  hold(): () => void {
+    let release!: () => void;
+    this.gate = new Promise((resolve) => (release = resolve));
+    return () => {
+      this.gate = undefined;
+      release();
+    };
   }
 
   /** Events heard for one run. */
@@ -57,6 +72,7 @@ export class RecordingListener {
   private async handle(recorded: Recorded): Promise<void> {
     const attempt = (this.attempts.get(recorded.event.runId) ?? 0) + 1;
     this.attempts.set(recorded.event.runId, attempt);
+    if (this.gate) await this.gate;
     if (this.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.delayMs));
     if (attempt <= this.failures) {
       throw new Error(`listener failure ${attempt} for ${recorded.event.runId}`);
