@@ -2,6 +2,7 @@ import { afterEach, describe } from 'node:test';
 import type { DataSource, DataSourceOptions } from 'typeorm';
 import { ZapierActionRun } from '../../src/storage/zapier-action-run.entity.js';
 import { ZapierApiBudget } from '../../src/storage/zapier-api-budget.entity.js';
+import { ZAPIER_ENTITIES } from '../../src/storage/zapier-storage.entities.js';
 import { ZapierClient } from '../../src/client/zapier.client.js';
 import type { ZapierModuleOptions } from '../../src/interfaces/zapier-module-options.interface.js';
 import type { ZapierClock } from '../../src/interfaces/zapier-clock.interface.js';
@@ -202,9 +203,10 @@ export function maxInWindow(timestamps: readonly number[], windowMs: number): nu
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A plain data source on a database the module migrated, for reading rows after an app closed. */
+/** A data source of its own on the module's database (another process's view), with its entities. */
 export async function openDataSource(options: DataSourceOptions): Promise<DataSource> {
   const { DataSource: DataSourceClass } = await import('typeorm');
-  return new DataSourceClass(options).initialize();
+  return new DataSourceClass({ ...options, entities: ZAPIER_ENTITIES }).initialize();
 }
 
 /** What one test starts: a sandbox, a fresh database, and an app wired to both. */
