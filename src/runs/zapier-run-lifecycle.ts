@@ -135,7 +135,11 @@ export class ZapierRunLifecycle {
 
   /** Expires a pending run Zapier answers 404 for. */
   async expireNotFound(runId: string): Promise<void> {
-    const expired = await this.intake.expire({ runIds: [runId] }, 'not-found', this.deliveryClaim());
+    const expired = await this.intake.expire(
+      { runIds: [runId] },
+      'not-found',
+      this.deliveryClaim(),
+    );
     this.deliveries.handOver(expired);
     if (expired.length > 0) {
       this.logger.warn(`Run ${runId} expired: Zapier no longer knows it (404).`);
@@ -165,9 +169,8 @@ export class ZapierRunLifecycle {
     const changed = await this.intake.storeTerminal([...unique.values()], claim, ZAPIER_BUDGET_KEY);
     const due = [...changed.values()].filter((run) => run.deliveryNextAt <= claim.now);
     this.deliveries.handOver(due);
-    const outcomes = items.map(
-      (item): RecordOutcome =>
-        unique.get(item.runId) === item && changed.has(item.runId) ? 'stored' : 'duplicate',
+    const outcomes = items.map((item): RecordOutcome =>
+      unique.get(item.runId) === item && changed.has(item.runId) ? 'stored' : 'duplicate',
     );
     const repeated = items.filter((_item, i) => outcomes[i] === 'duplicate');
     if (repeated.length > 0) void this.reportConflicts(repeated);

@@ -83,6 +83,9 @@ describe('GroupCommit', () => {
     await Promise.all(trickle);
     assert.deepEqual(batches, [[1, 2]]);
     await Promise.all([3, 4, 5].map((item) => commit.submit(item)));
-    assert.deepEqual(batches, [[1, 2], [3, 4, 5]]);
+    assert.deepEqual(batches, [
+      [1, 2],
+      [3, 4, 5],
+    ]);
   });
 });

@@ -69,7 +69,11 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
       assert.deepEqual([...first.keys()], ['r1']);
       assert.equal(first.get('r1')?.deliveryNextAt, 5000);
       assert.equal(first.get('r1')?.metadata, null);
-      const again = await store.intake.storeTerminal([result('r1'), result('r2')], claim(6000), KEY);
+      const again = await store.intake.storeTerminal(
+        [result('r1'), result('r2')],
+        claim(6000),
+        KEY,
+      );
       assert.deepEqual([...again.keys()], ['r2']);
       const [row] = await dataSource.query<Record<string, unknown>[]>(
         `SELECT status, delivery_state, delivery_claimed_by, completed_at FROM zapier_action_runs WHERE run_id = 'r1'`,
@@ -84,7 +88,10 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
       await store.intake.storeTerminal([result('r3', 'success')], claim(1), KEY);
       const later = await store.intake.storeTerminal([result('r3', 'error')], claim(2), KEY);
       assert.equal(later.size, 0);
-      assert.deepEqual(await store.intake.statuses(['r3', 'missing']), new Map([['r3', 'success']]));
+      assert.deepEqual(
+        await store.intake.statuses(['r3', 'missing']),
+        new Map([['r3', 'success']]),
+      );
     });
 
     it('moves a submitted run from pending to terminal with its metadata', async () => {
@@ -108,9 +115,7 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
       const changed = await store.intake.storeTerminal([result('r5')], claim(10_500), 'deferral');
       assert.equal(changed.get('r5')?.deliveryNextAt, 40_000);
       assert.equal(
-        (await store.outbox.claimDue(claim(11_000, 'other'), 10, 10)).some(
-          (r) => r.runId === 'r5',
-        ),
+        (await store.outbox.claimDue(claim(11_000, 'other'), 10, 10)).some((r) => r.runId === 'r5'),
         false,
       );
       const recorded = await store.intake.recordSubmitted({
@@ -269,7 +274,11 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
         firstPollAt: 5,
         now: 5,
       });
-      const expired = await store.intake.expire({ createdBefore: 6, limit: 100 }, 'retention', claim(7));
+      const expired = await store.intake.expire(
+        { createdBefore: 6, limit: 100 },
+        'retention',
+        claim(7),
+      );
       // p2 (created at 0, still pending) is older than the cut-off too.
       assert.deepEqual(expired.map((r) => [r.runId, r.expiredReason, r.metadata]).sort(), [
         ['old', 'retention', { k: 1 }],
