@@ -279,14 +279,7 @@ for (const { adapter, engine, async, name, key } of CELLS) {
         'no run id',
         JSON.stringify({ data: { type: 'run', status: 'success', results: [] } }),
         'application/json',
-        [
-          'data.id must be shorter than or equal to 255 characters',
-          'data.id should not be empty',
-          'data.id must be a string',
-          'data.run_id must be shorter than or equal to 255 characters',
-          'data.run_id should not be empty',
-          'data.run_id must be a string',
-        ],
+        [ZapierMessages.runIdMissing()],
       ],
       [
         'a status that is not terminal',

@@ -66,8 +66,9 @@ export function parseActionRunCallback(body: unknown): ParseOutcome {
   const problems = flatten(
     validateSync(dto, { forbidUnknownValues: false, validationError: { target: false } }),
   );
-  if (problems.length > 0) return { ok: false, runId, problems };
-  if (runId === null) return refuse(null, ZapierMessages.runIdMissing());
+  // The id was checked above (a missing one is this single problem, not one per DTO rule).
+  if (runId === null) problems.unshift(ZapierMessages.runIdMissing());
+  if (runId === null || problems.length > 0) return { ok: false, runId, problems };
   return {
     ok: true,
     value: {
