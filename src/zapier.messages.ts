@@ -1,8 +1,11 @@
 /**
  * Every message the module logs or throws, as factories so that specs assert against the same
- * text. Each says what happened, the value involved, and how to fix it.
+ * text. Each says what happened, the value involved, and how to fix it. A factory takes only the
+ * values it interpolates; the problems listed in a refused callback or input are fragments, joined
+ * into the sentence that reports them.
  */
 export const ZapierMessages = {
+  // Options and the host's imports, checked at boot.
   invalidOption: (path: string, value: unknown, expected: string) =>
     `ZapierModule option "${path}" is ${describe(value)}; expected ${expected}.`,
   extraFromFactory: (name: string) =>
@@ -15,6 +18,8 @@ export const ZapierMessages = {
     `ZapierModule needs the TypeORM data source "${dataSource}", which nothing provides; add TypeOrmModule.forRoot()${dataSource === 'default' ? '' : ` with name: '${dataSource}'`} (from @nestjs/typeorm) to your AppModule imports.`,
   entitiesNotRegistered: (dataSource: string, missing: readonly string[]) =>
     `The TypeORM data source "${dataSource}" does not know the ${missing.join(', ')} ${missing.length === 1 ? 'entity' : 'entities'}; set autoLoadEntities: true in TypeOrmModule.forRoot(), or add ZAPIER_ENTITIES (ZapierActionRun, ZapierCallbackQuarantine, ZapierApiBudget) to its entities.`,
+
+  // Storage.
   tableMissing: (table: string, cause: string) =>
     `Table "${table}" does not exist (${cause}); run the migrations exported as ZAPIER_MIGRATIONS, or set synchronize: true for a quick start.`,
   unsupportedDatabase: (type: string) =>
@@ -24,19 +29,139 @@ export const ZapierMessages = {
   storageCheckFailed: (cause: string) =>
     `Could not check the module's tables at startup (${cause}); callbacks are answered 503 until the database answers.`,
   storageUnavailable: () => 'The run store is unavailable; Zapier will retry this callback.',
+  /** A dependency that starts failing (`what`: the work that failed), logged once per outage. */
+  outageStarted: (what: string, reason: string) =>
+    `${what} failed (${reason}); retrying with backoff, and logged once until it works again.`,
+  outageEnded: (what: string) => `${what} works again.`,
+
+  // The callback's signature and Zapier's signing keys.
+  signatureMissing: () =>
+    'Rejected a callback without a Zapier-Callback-Signature header; Zapier signs every callback, so if this one came from Zapier, make sure the proxies in front of the app pass that header on.',
+  signatureRejected: (code: string) =>
+    `Rejected a callback whose Zapier-Callback-Signature does not verify (${code}); if Zapier's own callbacks get this, check the issuer, audience, algorithms and clockToleranceSeconds options.`,
+  /** The 401's body, sent to the caller: `reason` is jose's error code or `missing`. */
+  invalidSignature: (reason: string) => `Invalid Zapier-Callback-Signature (${reason}).`,
   keysUnavailable: () =>
     "Zapier's signing keys could not be fetched; Zapier will retry this callback.",
+  /** Why a key fetch failed; becomes the `reason` of the two messages below. */
+  jwksStatus: (status: number) => `the JWKS endpoint answered HTTP ${status}`,
+  keysFetchFailed: (url: string, reason: string) =>
+    `Could not fetch Zapier's signing keys from ${url} (${reason}); callbacks are answered 503 until it works, so check that the jwksUrl option is reachable from this host.`,
+  keysRefreshFailed: (url: string, reason: string) =>
+    `Could not refresh Zapier's signing keys from ${url} (${reason}); keeping the keys already known, so check that the jwksUrl option is reachable from this host before Zapier rotates its keys.`,
+  keysReachableAgain: (url: string) => `Zapier's signing keys are reachable again at ${url}.`,
+
+  // Callbacks: refused, quarantined, answered.
+  /** The 413's body, sent to the caller. */
+  callbackBodyTooLarge: (bytes: number, limit: number) =>
+    `Callback body of ${bytes} bytes exceeds the limit of ${limit} bytes (option callbackBodyLimit).`,
+  callbackRefused: (bytes: number, limit: number) =>
+    `Refused a callback of ${bytes} bytes (callbackBodyLimit is ${limit}); the run stays pending for the poller, so raise callbackBodyLimit if results this large are expected.`,
+  callbackRefusedUnsized: (limit: number) =>
+    `Refused a callback over the limit (callbackBodyLimit is ${limit}); the run stays pending for the poller, so raise callbackBodyLimit if results this large are expected.`,
+  /** The 400's body, sent to the caller: `problems` joined with `; `. */
+  invalidCallback: (problems: string) => `Not a Zapier action-run callback: ${problems}.`,
+  callbackQuarantined: (bytes: number, reason: string) =>
+    `Quarantined a signed callback of ${bytes} bytes (${reason}); the run stays pending for the poller, and the body is kept in the zapier_callback_quarantine table for inspection.`,
+  runCallbackQuarantined: (runId: string, bytes: number, reason: string) =>
+    `Quarantined a signed callback for run ${runId} of ${bytes} bytes (${reason}); the run stays pending for the poller, and the body is kept in the zapier_callback_quarantine table for inspection.`,
+
+  // Problems with a callback's body, joined into invalidCallback() and the quarantine reason.
+  bodyEmpty: () => 'the body is empty',
+  bodyNotJsonType: (contentType: string) => `content type "${contentType}" is not JSON`,
+  bodyCharset: (charset: string) => `charset "${charset}" is not UTF-8`,
+  bodyEncoding: (encoding: string) => `content encoding "${encoding}" is not supported`,
+  bodyUnreadable: (cause: string) => `the body could not be read: ${cause}`,
+  bodyInvalidJson: (cause: string) => `the body is not valid JSON (${cause})`,
+  bodyUnparsable: (cause: string) => `the body could not be parsed (${cause})`,
+  bodyNotObject: () => 'the body is not a JSON object',
+  dataNotObject: () => 'data must be an object',
+  runIdMissing: () => 'data.id is missing (Zapier sends the run id as data.id or data.run_id)',
+  runIdMalformed: (field: string, maxLength: number) =>
+    `data.${field} must be a non-empty string of at most ${maxLength} characters`,
+  dataTooDeep: (maxDepth: number) => `data nests deeper than ${maxDepth} levels`,
+  errorsNotObjects: () => 'data.errors must be an array of objects',
+
+  // The client: creating and reading runs through Zapier's API.
   missingAccessToken: () =>
     'ZapierClient needs an access token; set the accessToken option of ZapierModule.forRoot().',
   missingCallbackUrl: () =>
     'No callback URL: pass callbackUrl to createActionRun() or set the callbackUrl option of ZapierModule.forRoot().',
+  /** `problems` are the fragments below, joined with `; `. */
+  invalidCreateInput: (problems: string) =>
+    `createActionRun() sent nothing because its input is invalid (${problems}); pass an object shaped as CreateActionRunInput.`,
+  createActionInvalid: () => 'action must be a non-empty string',
+  createAuthenticationInvalid: () => 'authentication must be a string or null',
+  createInputsInvalid: () => 'inputs must be an object',
+  createMetadataInvalid: () => 'metadata must be a JSON object',
+  createWithoutRunId: (status: number) =>
+    `Zapier answered ${status} to the create call without a run id; the run may have started anyway, so check Zapier's side before starting it again.`,
+  /** `detail` is Zapier's own error text, or empty when its answer had none. */
+  apiErrorStatus: (method: string, path: string, status: number, detail: string) =>
+    `${method} ${path}: Zapier answered ${status}${detail ? ` (${detail})` : ''}.`,
+  noResponse: (method: string, path: string, reason: string) =>
+    `${method} ${path}: no response from Zapier (${reason}); check that the apiBaseUrl option is reachable from this host within requestTimeoutMs.`,
+  runNotRecorded: (runId: string) =>
+    `Zapier started run ${runId}, but it could not be recorded locally, so do not start it again: its result will still arrive, without its metadata.`,
+  unknownRunStatus: (status: string, runId: string) =>
+    `Zapier reported the unknown status "${status}" (run ${runId}); treating it as pending until it reports success or error.`,
+  rateLimited: (seconds: number) =>
+    `Zapier answered 429, so no instance sends a request for ${seconds} s; lower polling.maxRequestsPerMinute if this keeps happening.`,
+
+  // The poller and the life of a run.
+  accessTokenRefused: (status: number, seconds: number) =>
+    `Zapier refused the access token (${status}), so polling pauses for ${seconds} s; check the accessToken option.`,
+  runsExpired: (count: number, retentionMs: number) =>
+    `${count} run(s) expired without a result, older than Zapier's retention (polling.retentionMs, ${retentionMs} ms); each gets a zapier.run.expired event.`,
+  runExpiredNotFound: (runId: string) =>
+    `Run ${runId} expired because Zapier no longer knows it (404); it gets a zapier.run.expired event.`,
+  conflictingResult: (runId: string, stored: string, source: string, status: string) =>
+    `Run ${runId} is already ${stored}; ignored a later ${source} saying ${status}, since the first result stays.`,
+  duplicateResult: (source: string, runId: string) =>
+    `Duplicate ${source} result for run ${runId} absorbed.`,
+
+  // Delivering a run's event to the host's listeners.
+  deliveryCutShort: (runId: string, attempts: number) =>
+    `Run ${runId}: delivery was cut short ${attempts} times (the process stopped mid-delivery), so it is parked as undeliverable; re-drive it with ZapierRunsService.redeliver('${runId}').`,
+  deliveryParked: (runId: string, attempts: number, error: string) =>
+    `Run ${runId}: listeners failed ${attempts} times (last: ${error}), so it is parked as undeliverable; re-drive it with ZapierRunsService.redeliver('${runId}').`,
+  deliveryRetrying: (runId: string, attempt: number, error: string, seconds: number) =>
+    `Run ${runId}: a listener failed on attempt ${attempt} (${error}); retrying in ${seconds} s.`,
+  /** Stored as the delivery's last error of a run whose deliverer stopped mid-delivery. */
+  deliveryInterrupted: () => 'the instance delivering it stopped before its listeners finished',
   suppressedListener: (listener: string, event: string) =>
     `${listener} listens to "${event}" with suppressErrors: true, so its failures are logged but counted as delivered; remove the option to have failed deliveries retried.`,
   sharedListener: (listener: string, pattern: string, event: string) =>
     `${listener} listens to ${pattern}, which matches "${event}" but also events that are not the module's, so the module leaves it as it is and its failures are logged but counted as delivered; listen to the zapier event names explicitly (@OnEvent('${event}')), or set suppressErrors: false on it yourself if you accept that for all its events.`,
   asyncListener: (listener: string, event: string) =>
     `${listener} listens to "${event}" with async: true, so the module cannot wait for it and counts the event delivered once it starts; remove the option to have failed deliveries retried.`,
+
+  // callback_url, checked before anything is sent (`url` comes quoted, and shortened if long).
+  callbackUrlTooLong: (url: string, length: number, maxLength: number) =>
+    invalidCallbackUrl(
+      'length',
+      `${url} is ${length} characters long, over Zapier's limit of ${maxLength}; shorten it, for example by keeping per-run state in the run's stored metadata instead of the query string.`,
+    ),
+  callbackUrlNotAbsolute: (url: string) =>
+    invalidCallbackUrl(
+      'syntax',
+      `${url} is not an absolute URL; pass a full URL such as https://api.example.com/zapier/callback.`,
+    ),
+  callbackUrlNotHttps: (url: string, protocol: string) =>
+    invalidCallbackUrl(
+      'https',
+      `${url} uses ${protocol}, but Zapier calls back over HTTPS only; use an https:// URL (for local development, a tunnel such as cloudflared or ngrok).`,
+    ),
+  callbackUrlPrivate: (url: string, host: string) =>
+    invalidCallbackUrl(
+      'private-address',
+      `${url} points at ${host}, which is not a public address, and Zapier refuses those; use a public host name (for local development, a tunnel such as cloudflared or ngrok).`,
+    ),
 } as const;
+
+function invalidCallbackUrl(rule: string, problem: string): string {
+  return `Invalid callback_url (rule "${rule}"): ${problem}`;
+}
 
 function describe(value: unknown): string {
   if (value === undefined) return 'missing';

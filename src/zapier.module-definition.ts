@@ -81,11 +81,7 @@ function withExtras(definition: DynamicModule, extras: ZapierModuleExtras): Dyna
   return {
     ...definition,
     global: extras.isGlobal === true,
-    imports: [
-      ...(definition.imports ?? []),
-      DiscoveryModule,
-      entitiesOf(extras.dataSource),
-    ],
+    imports: [...(definition.imports ?? []), DiscoveryModule, entitiesOf(extras.dataSource)],
     controllers: registerController ? [createZapierCallbackController(path)] : [],
     providers: [...(definition.providers ?? []), ...providers],
   };

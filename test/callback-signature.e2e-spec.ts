@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { base64url } from 'jose';
 import { ZapierSignatureException } from '../src/index.js';
 import { forgeHs256Token, forgeUnsignedToken, ZapierSandbox } from '../src/testing/index.js';
+import { ZapierMessages } from '../src/zapier.messages.js';
 import { freshDatabase, type Engine } from './support/data-sources.js';
 import { postgresSkipReason } from './support/postgres.js';
 import { postCallback, rows } from './support/callbacks.js';
@@ -112,6 +113,11 @@ for (const adapter of ['express', 'fastify'] as Adapter[]) {
             const answer = await postCallback(zapier.url, { headers, body });
             assert.equal(answer.status, 401);
             assert.deepEqual(answer.body, new ZapierSignatureException(reason).getResponse());
+            const warning =
+              reason === 'missing'
+                ? ZapierMessages.signatureMissing()
+                : ZapierMessages.signatureRejected(reason);
+            assert.ok(zapier.logger.find('warn', warning).length >= 1, warning);
             assert.deepEqual(await rows(zapier.dataSource, 'zapier_action_runs'), []);
             assert.deepEqual(await rows(zapier.dataSource, 'zapier_callback_quarantine'), []);
             assert.equal(zapier.listener.events.length, 0);
@@ -121,7 +127,10 @@ for (const adapter of ['express', 'fastify'] as Adapter[]) {
         it('never logs the token itself', () => {
           const logged = zapier.logger.entries.map((entry) => entry.message).join('\n');
           assert.doesNotMatch(logged, /eyJ[A-Za-z0-9_-]{10,}/);
-          assert.ok(zapier.logger.find('warn', /ERR_JWT_EXPIRED/).length >= 1);
+          assert.ok(
+            zapier.logger.find('warn', ZapierMessages.signatureRejected('ERR_JWT_EXPIRED'))
+              .length >= 1,
+          );
         });
 
         it('accepts a token from a freshly rotated key on its first delivery', async () => {

@@ -7,6 +7,7 @@ import {
 } from '../src/index.js';
 import { ZapierSandbox } from '../src/testing/index.js';
 import { ZapierDeliveryRunner } from '../src/delivery/zapier-delivery.runner.js';
+import { ZapierMessages } from '../src/zapier.messages.js';
 import { freshDatabase } from './support/data-sources.js';
 import { postgresSkipReason } from './support/postgres.js';
 import {
@@ -152,7 +153,11 @@ for (const { adapter, engine, async, name, key } of CELLS) {
       assert.equal(zapier.listener.forRun(id).length, 1);
       await eventually(
         'the condition',
-        () => zapier.logger.find('warn', new RegExp(`${id} is already success`)).length === 1,
+        () =>
+          zapier.logger.find(
+            'warn',
+            ZapierMessages.conflictingResult(id, 'success', 'callback', 'error'),
+          ).length === 1,
       );
     });
 
@@ -254,7 +259,11 @@ for (const { adapter, engine, async, name, key } of CELLS) {
       assert.equal((await postCallback(zapier.url, tooBig)).status, 413);
       await eventually(
         'the 413 to be logged',
-        () => zapier.logger.find('warn', /Refused a callback/).length > 0,
+        () =>
+          zapier.logger.find(
+            'warn',
+            ZapierMessages.callbackRefused(Buffer.byteLength(tooBig.body), 12 * MiB),
+          ).length > 0,
       );
     });
 
@@ -264,20 +273,13 @@ for (const { adapter, engine, async, name, key } of CELLS) {
         'malformed JSON',
         MALFORMED_JSON,
         'application/json',
-        [`the body is not valid JSON (${jsonParseError(MALFORMED_JSON)})`],
+        [ZapierMessages.bodyInvalidJson(jsonParseError(MALFORMED_JSON))],
       ],
       [
         'no run id',
         JSON.stringify({ data: { type: 'run', status: 'success', results: [] } }),
         'application/json',
-        [
-          'data.id must be shorter than or equal to 255 characters',
-          'data.id should not be empty',
-          'data.id must be a string',
-          'data.run_id must be shorter than or equal to 255 characters',
-          'data.run_id should not be empty',
-          'data.run_id must be a string',
-        ],
+        [ZapierMessages.runIdMissing()],
       ],
       [
         'a status that is not terminal',
@@ -285,18 +287,18 @@ for (const { adapter, engine, async, name, key } of CELLS) {
         'application/json',
         ['data.status must be one of the following values: success, error'],
       ],
-      ['a JSON array', '[1,2,3]', 'application/json', ['the body is not a JSON object']],
+      ['a JSON array', '[1,2,3]', 'application/json', [ZapierMessages.bodyNotObject()]],
       [
         'errors that are not objects',
         JSON.stringify({ data: { id: 'arun_e', status: 'error', errors: ['x'] } }),
         'application/json',
-        ['data.errors must be an array of objects'],
+        [ZapierMessages.errorsNotObjects()],
       ],
       [
         'text/plain',
         JSON.stringify({ data: { id: 'arun_text', status: 'success' } }),
         'text/plain',
-        ['content type "text/plain" is not JSON'],
+        [ZapierMessages.bodyNotJsonType('text/plain')],
       ],
     ] as const) {
       // Fastify parses JSON before any guard runs, so it answers malformed JSON itself, signed
@@ -331,7 +333,7 @@ for (const { adapter, engine, async, name, key } of CELLS) {
         assert.equal(
           quarantined?.reason,
           parsedByFastify
-            ? `the body could not be parsed (${FASTIFY_INVALID_JSON.message})`
+            ? ZapierMessages.bodyUnparsable(FASTIFY_INVALID_JSON.message)
             : problems.join('; '),
         );
         assert.equal((await rows(zapier.dataSource, 'zapier_action_runs')).length, runsBefore);

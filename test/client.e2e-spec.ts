@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { ZapierCallbackUrlError } from '../src/common/callback-url.js';
 import { ZapierApiError } from '../src/client/zapier-api.error.js';
+import { ZapierMessages } from '../src/zapier.messages.js';
 import { postgresSkipReason } from './support/postgres.js';
 import {
   describeOnEachEngine,
@@ -131,6 +132,10 @@ describeOnEachEngine('ZapierClient against the sandbox', 'h2_client', pgSkip, (s
       assert.equal(error.errors[0].status, 400);
       assert.equal(error.errors[0].code, 'invalid');
       assert.equal(error.errors[0].detail, 'Scripted 400 answer.');
+      assert.equal(
+        error.message,
+        ZapierMessages.apiErrorStatus('POST', '/v2/action-runs/', 400, 'Scripted 400 answer.'),
+      );
       return true;
     });
     assert.equal(creates(sandbox).length, 1);
@@ -154,7 +159,9 @@ describeOnEachEngine('ZapierClient against the sandbox', 'h2_client', pgSkip, (s
     await assert.rejects(
       zapier.client.createActionRun(SAMPLE_RUN),
       (error: unknown) =>
-        error instanceof ZapierApiError && error.status === 0 && /timed out/.test(error.message),
+        error instanceof ZapierApiError &&
+        error.status === 0 &&
+        error.message === ZapierMessages.noResponse('POST', '/v2/action-runs/', 'timed out'),
     );
     assert.ok(Date.now() - started < 1200, 'the timeout applies');
     await sandbox.whenIdle();
@@ -188,7 +195,7 @@ describeOnEachEngine('ZapierClient against the sandbox', 'h2_client', pgSkip, (s
     assert.equal(sandbox.rateLimited, 1);
     const budget = await readBudget(zapier.dataSource);
     assert.ok(budget && budget.cooldownUntil >= posts[1].at + 2000);
-    assert.equal(zapier.logger.find('warn', /429/).length, 1);
+    assert.equal(zapier.logger.find('warn', ZapierMessages.rateLimited(2)).length, 1);
     assert.deepEqual(sandbox.runIds(), [first.id, second.id]);
     assert.deepEqual((await readRun(zapier.dataSource, second.id))?.metadata, { n: 2 });
   });

@@ -266,7 +266,10 @@ describe('ZapierModule setup', () => {
 
   it('checks every table, not only the runs table', async () => {
     const options = await sqlite('setup_tables_partial');
-    const seed = new DataSource({ ...options, entities: [ZapierActionRun, ZapierCallbackQuarantine] });
+    const seed = new DataSource({
+      ...options,
+      entities: [ZapierActionRun, ZapierCallbackQuarantine],
+    });
     await seed.initialize();
     await seed.synchronize();
     await seed.destroy();

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { ZAPIER_POLLER_JOB } from '../src/zapier.constants.js';
+import { ZapierMessages } from '../src/zapier.messages.js';
 import type { RunCompletedEvent } from '../src/events/run-completed.event.js';
 import { startDelayingProxy } from './support/delaying-proxy.js';
 import { postgresSkipReason } from './support/postgres.js';
@@ -38,7 +39,10 @@ describeOnEachEngine(
       });
       const row = await readRun(zapier.dataSource, id);
       assert.equal(row?.status, 'pending');
-      assert.match(row?.pollLastError ?? '', /503/);
+      assert.equal(
+        row?.pollLastError,
+        ZapierMessages.apiErrorStatus('GET', runPath(id), 503, 'Scripted 503 answer to a poll.'),
+      );
       assert.ok((row?.pollNextAt ?? 0) > polls(sandbox, id)[0].at);
       await zapier.listener.waitFor(1);
       assert.deepEqual(
@@ -77,7 +81,7 @@ describeOnEachEngine(
       });
       const row = await readRun(zapier.dataSource, id);
       assert.equal(row?.status, 'pending');
-      assert.match(row?.pollLastError ?? '', /timed out/);
+      assert.equal(row?.pollLastError, ZapierMessages.noResponse('GET', runPath(id), 'timed out'));
       assert.equal(row?.pollAttempts, 1);
       await zapier.listener.waitFor(1, 3000);
       assert.deepEqual(zapier.listener.events[0].event.runId, id);
@@ -100,7 +104,10 @@ describeOnEachEngine(
       await eventually('two 404s', () => polls(sandbox, id).length >= 2);
       let row = await readRun(zapier.dataSource, id);
       assert.equal(row?.status, 'pending');
-      assert.match(row?.pollLastError ?? '', /404/);
+      assert.equal(
+        row?.pollLastError,
+        ZapierMessages.apiErrorStatus('GET', runPath(id), 404, `No action run with id "${id}".`),
+      );
       assert.equal(zapier.listener.events.length, 0);
 
       clock.advance(11 * MINUTE);
@@ -153,15 +160,15 @@ describeOnEachEngine(
       );
       assert.equal(polls(sandbox)[0].path, polls(sandbox)[1].path);
       assert.equal(tokenCalls - callsBefore, 2);
-      const errors = zapier.logger.find('error', /401/);
-      assert.equal(errors.length, 1);
-      assert.match(errors[0].message, /accessToken/);
+      // authErrorPauseMs is 1.5 s, logged rounded.
+      const refused = ZapierMessages.accessTokenRefused(401, 2);
+      assert.equal(zapier.logger.find('error', refused).length, 1);
 
       await eventually('the poll after the pause', () => polls(sandbox).length > 2, 3000);
       assert.ok(polls(sandbox)[2].at - firstAt >= 1500, 'the pause was kept');
       await sleep(200);
       assert.equal(polls(sandbox).length, 4);
-      assert.equal(zapier.logger.find('error', /401/).length, 2);
+      assert.equal(zapier.logger.find('error', refused).length, 2);
       const rows = await readRuns(zapier.dataSource);
       assert.ok(rows.every((row) => row.status === 'pending'));
 
@@ -171,7 +178,7 @@ describeOnEachEngine(
         new Set(zapier.listener.events.map((heard) => heard.event.runId)),
         new Set(ids),
       );
-      assert.equal(zapier.logger.find('error', /401/).length, 2);
+      assert.equal(zapier.logger.find('error', refused).length, 2);
     });
 
     it('pauses polling on a 403 too, logging one error per pause, without asking for a token again', async () => {
@@ -211,11 +218,12 @@ describeOnEachEngine(
       await sleep(800);
       assert.equal(gets().length, 1, 'one poll, not retried, then nothing for the pause');
       assert.equal(tokenCalls, callsAfterFirst, 'a 403 does not ask for a new token');
-      assert.equal(zapier.logger.find('error', /403/).length, 1);
+      const refused = ZapierMessages.accessTokenRefused(403, 1);
+      assert.equal(zapier.logger.find('error', refused).length, 1);
       await eventually('the poll after the pause', () => gets().length > 1, 2000);
       await sleep(100);
       assert.equal(gets().length, 2);
-      assert.equal(zapier.logger.find('error', /403/).length, 2);
+      assert.equal(zapier.logger.find('error', refused).length, 2);
       forbidden = false;
       await zapier.listener.waitFor(3, 5000);
       assert.deepEqual(
@@ -273,7 +281,7 @@ describeOnEachEngine(
         return budget !== undefined && budget.cooldownUntil >= storm.at(-1)!.at + 1000;
       });
       assert.equal(
-        zapier.logger.find('warn', /429/).length,
+        zapier.logger.find('warn', ZapierMessages.rateLimited(1)).length,
         storm.length,
         'one warning per cooldown',
       );
@@ -298,3 +306,8 @@ describeOnEachEngine(
     });
   },
 );
+
+/** The path the client reads a run from. */
+function runPath(id: string): string {
+  return `/v2/action-runs/${encodeURIComponent(id)}`;
+}

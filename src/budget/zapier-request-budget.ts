@@ -7,6 +7,7 @@ import {
   ZAPIER_OPTIONS,
   ZAPIER_RATE_WINDOW_MS,
 } from '../zapier.constants.js';
+import { ZapierMessages } from '../zapier.messages.js';
 import type { ZapierClock } from '../interfaces/zapier-clock.interface.js';
 import type { ResolvedZapierOptions } from '../options/resolve-zapier-options.js';
 import { ZapierBudgetRepository } from '../storage/request-budget.repository.js';
@@ -76,9 +77,7 @@ export class ZapierRequestBudget implements BeforeApplicationShutdown {
     await this.budget.startCooldown(ZAPIER_BUDGET_KEY, until);
     if (until > this.cooldownLoggedUntil) {
       this.cooldownLoggedUntil = until;
-      this.logger.warn(
-        `Zapier answered 429: no request goes out for ${Math.ceil(waitMs / 1000)} s (every instance waits).`,
-      );
+      this.logger.warn(ZapierMessages.rateLimited(Math.ceil(waitMs / 1000)));
     }
   }
 

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import type { Readable } from 'node:stream';
+import { ZapierMessages } from '../zapier.messages.js';
 import { isJsonContentType, type CallbackRequestExtras } from './callback-request.js';
 
 type Request = IncomingMessage & CallbackRequestExtras & { body?: unknown; path?: string };
@@ -55,7 +56,7 @@ export function expressCallbackBodyReader(
     source.on('error', (error: Error) => {
       if (failed) return;
       failed = true;
-      req.zapierBodyError = `the body could not be read: ${error.message}`;
+      req.zapierBodyError = ZapierMessages.bodyUnreadable(error.message);
       next();
     });
     source.on('end', () => {
@@ -67,14 +68,16 @@ export function expressCallbackBodyReader(
         ?.trim()
         .toLowerCase();
       if (!isJsonContentType(req.headers['content-type'])) {
-        req.zapierBodyError = `content type "${req.headers['content-type'] ?? '(none)'}" is not JSON`;
+        req.zapierBodyError = ZapierMessages.bodyNotJsonType(
+          req.headers['content-type'] ?? '(none)',
+        );
       } else if (charset && charset !== 'utf-8' && charset !== 'utf8') {
-        req.zapierBodyError = `charset "${charset}" is not UTF-8`;
+        req.zapierBodyError = ZapierMessages.bodyCharset(charset);
       } else {
         try {
           req.body = JSON.parse(raw);
         } catch (error) {
-          req.zapierBodyError = `the body is not valid JSON (${(error as Error).message})`;
+          req.zapierBodyError = ZapierMessages.bodyInvalidJson((error as Error).message);
         }
       }
       next();
@@ -95,7 +98,7 @@ function decoded(req: IncomingMessage): Readable {
     case 'br':
       return req.pipe(createBrotliDecompress());
     default:
-      throw new Error(`content encoding "${encoding}" is not supported`);
+      throw new Error(ZapierMessages.bodyEncoding(encoding));
   }
 }
 
@@ -115,7 +118,7 @@ function tooLarge(
     JSON.stringify({
       statusCode: 413,
       error: 'Payload Too Large',
-      message: `Callback body of ${bytes} bytes exceeds the limit of ${limit} bytes (option callbackBodyLimit).`,
+      message: ZapierMessages.callbackBodyTooLarge(bytes, limit),
     }),
   );
 }

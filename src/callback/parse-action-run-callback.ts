@@ -1,4 +1,5 @@
 import { validateSync, type ValidationError } from 'class-validator';
+import { ZapierMessages } from '../zapier.messages.js';
 import type { ZapierRunError, ZapierRunResults } from '../interfaces/action-run.interface.js';
 import { normaliseErrors, normaliseResults } from '../common/normalise-run-fields.js';
 import {
@@ -38,25 +39,22 @@ const isRecord = (value: unknown): value is Record<string, unknown> =>
  * to validate a handful of fields.
  */
 export function parseActionRunCallback(body: unknown): ParseOutcome {
-  if (!isRecord(body)) return refuse(null, 'the body is not a JSON object');
+  if (!isRecord(body)) return refuse(null, ZapierMessages.bodyNotObject());
   const raw = Object.hasOwn(body, 'data') ? body.data : undefined;
-  if (!isRecord(raw)) return refuse(null, 'data must be an object');
+  if (!isRecord(raw)) return refuse(null, ZapierMessages.dataNotObject());
   const idField = Object.hasOwn(raw, 'id') && raw.id !== undefined ? 'id' : 'run_id';
   const candidate = Object.hasOwn(raw, idField) ? raw[idField] : undefined;
   const runId = isWellFormedId(candidate) ? candidate : null;
   if (candidate !== undefined && runId === null) {
-    return refuse(
-      null,
-      `data.${idField} must be a non-empty string of at most ${MAX_ID_LENGTH} characters`,
-    );
+    return refuse(null, ZapierMessages.runIdMalformed(idField, MAX_ID_LENGTH));
   }
   if (nestsDeeperThan(raw, MAX_DEPTH)) {
-    return refuse(runId, `data nests deeper than ${MAX_DEPTH} levels`);
+    return refuse(runId, ZapierMessages.dataTooDeep(MAX_DEPTH));
   }
   const data = pick(new ActionRunCallbackDataDto(), raw, DATA_FIELDS);
   if (data.errors !== undefined && data.errors !== null) {
     if (!Array.isArray(data.errors) || !data.errors.every(isRecord)) {
-      return refuse(runId, 'data.errors must be an array of objects');
+      return refuse(runId, ZapierMessages.errorsNotObjects());
     }
     const items: unknown[] = data.errors;
     data.errors = items.map((item) =>
@@ -68,8 +66,9 @@ export function parseActionRunCallback(body: unknown): ParseOutcome {
   const problems = flatten(
     validateSync(dto, { forbidUnknownValues: false, validationError: { target: false } }),
   );
-  if (problems.length > 0) return { ok: false, runId, problems };
-  if (runId === null) return refuse(null, 'data.id is missing');
+  // The id was checked above (a missing one is this single problem, not one per DTO rule).
+  if (runId === null) problems.unshift(ZapierMessages.runIdMissing());
+  if (runId === null || problems.length > 0) return { ok: false, runId, problems };
   return {
     ok: true,
     value: {

@@ -22,6 +22,7 @@ import { migratedDataSource } from '../../test/support/data-sources.js';
 import { ZapierClaimedDeliveries } from '../storage/claimed-deliveries.js';
 import { ZapierSandbox } from '../testing/index.js';
 import { ZAPIER_SIGNATURE_HEADER } from '../zapier.constants.js';
+import { ZapierMessages } from '../zapier.messages.js';
 import type { CallbackRequestExtras } from './callback-request.js';
 import { ZapierCallbackBodyInstaller } from './zapier-callback-body.installer.js';
 import { ZapierCallbackService } from './zapier-callback.service.js';
@@ -189,7 +190,7 @@ describe('ZapierCallbackBodyInstaller', () => {
         {
           level: 'warn',
           context: 'ZapierCallback',
-          message: `Refused a callback of ${Buffer.byteLength(text)} bytes (callbackBodyLimit is ${LIMIT}); the run stays pending for the poller.`,
+          message: ZapierMessages.callbackRefused(Buffer.byteLength(text), LIMIT),
         },
       ]);
       assert.deepEqual(await quarantined(), []);
@@ -201,9 +202,7 @@ describe('ZapierCallbackBodyInstaller', () => {
       assert.equal(response.statusCode, 413);
       assert.deepEqual(
         warnings().map((entry) => entry.message),
-        [
-          `Refused a callback over the limit (callbackBodyLimit is ${LIMIT}); the run stays pending for the poller.`,
-        ],
+        [ZapierMessages.callbackRefusedUnsized(LIMIT)],
       );
     });
 
@@ -218,12 +217,12 @@ describe('ZapierCallbackBodyInstaller', () => {
       assert.equal(entry?.runId, null);
       assert.equal(entry?.rawBody, text);
       assert.equal(entry?.receivedAt, NOW);
-      assert.match(entry?.reason ?? '', /^the body could not be parsed \(.+\)$/);
+      // The cause is Fastify's own message, the one its 400 carries.
+      const reason = ZapierMessages.bodyUnparsable(response.json<{ message: string }>().message);
+      assert.equal(entry?.reason, reason);
       assert.deepEqual(
         warnings().map((warning) => warning.message),
-        [
-          `Quarantined a signed callback (${text.length} bytes): ${entry?.reason}. The run stays pending; the poller will read its result.`,
-        ],
+        [ZapierMessages.callbackQuarantined(text.length, reason)],
       );
     });
 
@@ -346,12 +345,7 @@ describe('ZapierCallbackBodyInstaller', () => {
       assert.equal(response.status, 413);
       assert.deepEqual(
         warnings().map((entry) => [entry.context, entry.message]),
-        [
-          [
-            'ZapierCallback',
-            `Refused a callback of ${Buffer.byteLength(text)} bytes (callbackBodyLimit is ${LIMIT}); the run stays pending for the poller.`,
-          ],
-        ],
+        [['ZapierCallback', ZapierMessages.callbackRefused(Buffer.byteLength(text), LIMIT)]],
       );
     });
 

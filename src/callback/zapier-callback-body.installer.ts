@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { Transform, type Readable } from 'node:stream';
 import { ZAPIER_OPTIONS } from '../zapier.constants.js';
+import { ZapierMessages } from '../zapier.messages.js';
 import type { ResolvedZapierOptions } from '../options/resolve-zapier-options.js';
 import type { CallbackRequestExtras } from './callback-request.js';
 import { expressCallbackBodyReader } from './express-callback-body.reader.js';
@@ -49,9 +50,11 @@ export class ZapierCallbackBodyInstaller {
 
   /** Zapier never retries a 413, so a refused callback is worth a warning. */
   private tooLarge = (bytes: number | undefined): void => {
-    const size = bytes === undefined ? 'over the limit' : `of ${bytes} bytes`;
+    const limit = this.options.callbackBodyLimit;
     this.logger.warn(
-      `Refused a callback ${size} (callbackBodyLimit is ${this.options.callbackBodyLimit}); the run stays pending for the poller.`,
+      bytes === undefined
+        ? ZapierMessages.callbackRefusedUnsized(limit)
+        : ZapierMessages.callbackRefused(bytes, limit),
     );
   };
 
@@ -93,7 +96,7 @@ export class ZapierCallbackBodyInstaller {
     await this.callbacks.quarantineIfSigned(
       request.headers,
       request.zapierRawBody,
-      `the body could not be parsed (${error.message ?? 'unknown error'})`,
+      ZapierMessages.bodyUnparsable(error.message ?? 'unknown error'),
     );
   };
 }

@@ -1,4 +1,5 @@
 import { Controller, HttpCode, HttpStatus, Post, Req, UseGuards, type Type } from '@nestjs/common';
+import { ZapierMessages } from '../zapier.messages.js';
 import { ZapierSignatureGuard } from '../signature/zapier-signature.guard.js';
 import type { CallbackRequestExtras } from './callback-request.js';
 import { ZapierCallbackService, type CallbackReceipt } from './zapier-callback.service.js';
@@ -26,9 +27,9 @@ export function createZapierCallbackController(path: string): Type<unknown> {
       const bodyError =
         request.zapierBodyError ??
         (typeof body === 'string'
-          ? `content type "${String(request.headers['content-type'])}" is not JSON`
+          ? ZapierMessages.bodyNotJsonType(String(request.headers['content-type']))
           : body === undefined
-            ? 'the body is empty'
+            ? ZapierMessages.bodyEmpty()
             : undefined);
       return this.callbacks.handle({ body, rawBody: request.zapierRawBody, bodyError });
     }

@@ -118,7 +118,9 @@ export class ZapierCallbackService {
   ): Promise<void> {
     await this.runs.quarantine({ runId, reason, rawBody, receivedAt });
     this.logger.warn(
-      `Quarantined a signed callback${runId ? ` for run ${runId}` : ''} (${rawBody.length} bytes): ${reason}. The run stays pending; the poller will read its result.`,
+      runId
+        ? ZapierMessages.runCallbackQuarantined(runId, rawBody.length, reason)
+        : ZapierMessages.callbackQuarantined(rawBody.length, reason),
     );
   }
 }

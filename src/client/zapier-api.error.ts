@@ -1,3 +1,5 @@
+import { ZapierMessages } from '../zapier.messages.js';
+
 /**
  * One item of Zapier's JSON:API error envelope (`{ "errors": [...] }`). `status` comes as a
  * number or a string depending on the source (docs/decisions.md#f1-errors), so it is kept as sent.
@@ -49,10 +51,7 @@ export class ZapierRunNotRecordedError extends Error {
     readonly runId: string,
     options?: { cause?: unknown },
   ) {
-    super(
-      `Zapier started run ${runId}, but it could not be recorded locally; do not start it again. Its result will still arrive, without its metadata.`,
-      options,
-    );
+    super(ZapierMessages.runNotRecorded(runId), options);
   }
 }
 

@@ -58,7 +58,7 @@ export class ZapierHttp {
       if (signal?.aborted) throw error;
       const reason =
         (error as Error).name === 'TimeoutError' ? 'timed out' : (error as Error).message;
-      throw new ZapierApiError(`${method} ${path}: no response from Zapier (${reason}).`, 0, [], {
+      throw new ZapierApiError(ZapierMessages.noResponse(method, path, reason), 0, [], {
         cause: error,
       });
     }

@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ZAPIER_CLOCK, ZAPIER_OPTIONS } from '../zapier.constants.js';
+import { ZapierMessages } from '../zapier.messages.js';
 import type { ZapierClock } from '../interfaces/zapier-clock.interface.js';
 import type { ActionRun } from '../interfaces/action-run.interface.js';
 import type { ResolvedZapierOptions } from '../options/resolve-zapier-options.js';
@@ -83,7 +84,7 @@ export class ZapierClient {
       const data = (response.body as { data?: { id?: unknown } } | undefined)?.data;
       if (typeof data?.id !== 'string' || data.id === '') {
         throw new ZapierApiError(
-          `Zapier answered ${response.status} to the create call without a run id.`,
+          ZapierMessages.createWithoutRunId(response.status),
           response.status,
         );
       }
@@ -113,9 +114,7 @@ export class ZapierClient {
     const { run, unknownStatus } = parseActionRun(response.status, response.body, id);
     if (unknownStatus !== null && !this.warnedStatuses.has(unknownStatus)) {
       this.warnedStatuses.add(unknownStatus);
-      this.logger.warn(
-        `Zapier reported the unknown status "${unknownStatus}" (run ${id}); treating it as pending.`,
-      );
+      this.logger.warn(ZapierMessages.unknownRunStatus(unknownStatus, id));
     }
     return { run, raw: response.text };
   }
@@ -149,7 +148,7 @@ export class ZapierClient {
         .filter(Boolean)
         .join('; ');
       throw new ZapierApiError(
-        `${method} ${path}: Zapier answered ${response.status}${detail ? ` (${detail})` : ''}.`,
+        ZapierMessages.apiErrorStatus(method, path, response.status, detail),
         response.status,
         errors,
       );
@@ -202,18 +201,20 @@ export class ZapierClient {
 function assertCreateInput(input: CreateActionRunInput): void {
   const problems: string[] = [];
   if (typeof input.action !== 'string' || input.action === '')
-    problems.push('action must be a non-empty string');
+    problems.push(ZapierMessages.createActionInvalid());
   if (input.authentication !== null && typeof input.authentication !== 'string') {
-    problems.push('authentication must be a string or null');
+    problems.push(ZapierMessages.createAuthenticationInvalid());
   }
   if (typeof input.inputs !== 'object' || input.inputs === null || Array.isArray(input.inputs)) {
-    problems.push('inputs must be an object');
+    problems.push(ZapierMessages.createInputsInvalid());
   }
   if (
     input.metadata !== undefined &&
     (typeof input.metadata !== 'object' || input.metadata === null || Array.isArray(input.metadata))
   ) {
-    problems.push('metadata must be a JSON object');
+    problems.push(ZapierMessages.createMetadataInvalid());
   }
-  if (problems.length > 0) throw new TypeError(`createActionRun(): ${problems.join('; ')}.`);
+  if (problems.length > 0) {
+    throw new TypeError(ZapierMessages.invalidCreateInput(problems.join('; ')));
+  }
 }

@@ -1,4 +1,5 @@
 import ipaddr from 'ipaddr.js';
+import { ZapierMessages } from '../zapier.messages.js';
 
 /** Zapier's documented limit for `callback_url` (docs/decisions.md#f3-callback-url). */
 const MAX_CALLBACK_URL_LENGTH = 2048;
@@ -44,31 +45,22 @@ export function validateCallbackUrl(url: string): void {
   if (url.length > MAX_CALLBACK_URL_LENGTH) {
     fail(
       'length',
-      `${quote(url)} is ${url.length} characters long, over Zapier's limit of ${MAX_CALLBACK_URL_LENGTH}; shorten it, for example by keeping per-run state in the run's stored metadata instead of the query string.`,
+      ZapierMessages.callbackUrlTooLong(quote(url), url.length, MAX_CALLBACK_URL_LENGTH),
     );
   }
   let parsed: URL;
   try {
     parsed = new URL(url);
   } catch {
-    fail(
-      'syntax',
-      `${quote(url)} is not an absolute URL; pass a full URL such as https://api.example.com/zapier/callback.`,
-    );
+    fail('syntax', ZapierMessages.callbackUrlNotAbsolute(quote(url)));
   }
   if (parsed.protocol !== 'https:') {
-    fail(
-      'https',
-      `${quote(url)} uses ${parsed.protocol}, but Zapier calls back over HTTPS only; use an https:// URL (for local development, a tunnel such as cloudflared or ngrok).`,
-    );
+    fail('https', ZapierMessages.callbackUrlNotHttps(quote(url), parsed.protocol));
   }
   const host = parsed.hostname;
   const publicIp = isPublicIpLiteral(host);
   if (publicIp === false || isLocalhostName(host)) {
-    fail(
-      'private-address',
-      `${quote(url)} points at ${host}, which is not a public address, and Zapier refuses those; use a public host name (for local development, a tunnel such as cloudflared or ngrok).`,
-    );
+    fail('private-address', ZapierMessages.callbackUrlPrivate(quote(url), host));
   }
 }
 
@@ -111,6 +103,6 @@ function quote(value: string): string {
   return `"${shown}"`;
 }
 
-function fail(rule: ZapierCallbackUrlRule, problem: string): never {
-  throw new ZapierCallbackUrlError(rule, `Invalid callback_url (rule "${rule}"): ${problem}`);
+function fail(rule: ZapierCallbackUrlRule, message: string): never {
+  throw new ZapierCallbackUrlError(rule, message);
 }

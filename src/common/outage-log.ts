@@ -1,4 +1,5 @@
 import type { Logger } from '@nestjs/common';
+import { ZapierMessages } from '../zapier.messages.js';
 
 /**
  * Logs a failing dependency once when it starts failing and once when it recovers, instead of on
@@ -16,14 +17,12 @@ export class OutageLog {
     if (this.down) return;
     this.down = true;
     const reason = error instanceof Error ? error.message : String(error);
-    this.logger.error(
-      `${this.what} failed: ${reason}. Retrying with backoff; logged once until it recovers.`,
-    );
+    this.logger.error(ZapierMessages.outageStarted(this.what, reason));
   }
 
   succeeded(): void {
     if (!this.down) return;
     this.down = false;
-    this.logger.log(`${this.what} works again.`);
+    this.logger.log(ZapierMessages.outageEnded(this.what));
   }
 }

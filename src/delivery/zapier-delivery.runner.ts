@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ZAPIER_CLOCK, ZAPIER_OPTIONS } from '../zapier.constants.js';
+import { ZapierMessages } from '../zapier.messages.js';
 import { ZAPIER_HOST, type ZapierHost } from '../zapier-host.provider.js';
 import type { ZapierClock } from '../interfaces/zapier-clock.interface.js';
 import type { ResolvedZapierOptions } from '../options/resolve-zapier-options.js';
@@ -94,9 +95,7 @@ export class ZapierDeliveryRunner implements BeforeApplicationShutdown {
       );
       this.outage.succeeded();
       for (const run of runs.filter((claimed) => claimed.parked)) {
-        this.logger.error(
-          `Run ${run.runId}: delivery was cut short ${run.attempt} times (the process stopped mid-delivery); parked as undeliverable. Re-drive it with ZapierRunsService.redeliver('${run.runId}').`,
-        );
+        this.logger.error(ZapierMessages.deliveryCutShort(run.runId, run.attempt));
       }
       this.enqueue(runs.filter((claimed) => !claimed.parked));
     } catch (error) {
@@ -206,12 +205,15 @@ export class ZapierDeliveryRunner implements BeforeApplicationShutdown {
     const now = this.clock.now();
     const nextAt = now + backoffDelay(run.attempt, retryBaseDelayMs, maxRetryDelayMs);
     if (park) {
-      this.logger.error(
-        `Run ${run.runId}: listeners failed ${run.attempt} times (last: ${message}); parked as undeliverable. Re-drive it with ZapierRunsService.redeliver('${run.runId}').`,
-      );
+      this.logger.error(ZapierMessages.deliveryParked(run.runId, run.attempt, message));
     } else {
       this.logger.warn(
-        `Run ${run.runId}: a listener failed on attempt ${run.attempt} (${message}); retrying in ${Math.round((nextAt - now) / 1000)} s.`,
+        ZapierMessages.deliveryRetrying(
+          run.runId,
+          run.attempt,
+          message,
+          Math.round((nextAt - now) / 1000),
+        ),
       );
     }
     try {

@@ -1,4 +1,5 @@
 import { HttpException, HttpStatus } from '@nestjs/common';
+import { ZapierMessages } from '../zapier.messages.js';
 
 /**
  * 401: the callback's `Zapier-Callback-Signature` is missing or does not verify. `reason` is a
@@ -12,7 +13,7 @@ export class ZapierSignatureException extends HttpException {
       {
         statusCode: HttpStatus.UNAUTHORIZED,
         error: 'Unauthorized',
-        message: `Invalid Zapier-Callback-Signature (${reason}).`,
+        message: ZapierMessages.invalidSignature(reason),
       },
       HttpStatus.UNAUTHORIZED,
     );
@@ -31,7 +32,7 @@ export class ZapierInvalidCallbackException extends HttpException {
       {
         statusCode: HttpStatus.BAD_REQUEST,
         error: 'Bad Request',
-        message: `Not a Zapier action-run callback: ${problems.join('; ')}.`,
+        message: ZapierMessages.invalidCallback(problems.join('; ')),
       },
       HttpStatus.BAD_REQUEST,
     );

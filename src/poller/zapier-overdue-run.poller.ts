@@ -6,6 +6,7 @@ import {
   type OnApplicationBootstrap,
 } from '@nestjs/common';
 import { ZAPIER_CLOCK, ZAPIER_OPTIONS, ZAPIER_POLLER_JOB } from '../zapier.constants.js';
+import { ZapierMessages } from '../zapier.messages.js';
 import type { ZapierClock } from '../interfaces/zapier-clock.interface.js';
 import { ZAPIER_HOST, type ZapierHost } from '../zapier-host.provider.js';
 import type { ResolvedZapierOptions } from '../options/resolve-zapier-options.js';
@@ -142,7 +143,10 @@ export class ZapierOverdueRunPoller implements OnApplicationBootstrap, BeforeApp
     if (error.status === 401 || error.status === 403) {
       this.pausedUntil = now + this.options.polling.authErrorPauseMs;
       this.logger.error(
-        `Zapier refused the access token (${error.status}); polling pauses for ${Math.round(this.options.polling.authErrorPauseMs / 1000)} s. Check the accessToken option.`,
+        ZapierMessages.accessTokenRefused(
+          error.status,
+          Math.round(this.options.polling.authErrorPauseMs / 1000),
+        ),
       );
       await this.schedule.reschedule(run, {
         nextAt: this.pausedUntil,

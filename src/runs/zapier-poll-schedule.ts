@@ -54,5 +54,4 @@ export class ZapierPollSchedule {
   releaseAll(): Promise<void> {
     return this.queue.releaseAll(this.options.instanceId);
   }
-
 }

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ZAPIER_BUDGET_KEY, ZAPIER_CLOCK, ZAPIER_OPTIONS } from '../zapier.constants.js';
+import { ZapierMessages } from '../zapier.messages.js';
 import type { ZapierClock } from '../interfaces/zapier-clock.interface.js';
 import type { ResolvedZapierOptions } from '../options/resolve-zapier-options.js';
 import { ZapierClaimedDeliveries } from '../storage/claimed-deliveries.js';
@@ -128,17 +129,21 @@ export class ZapierRunLifecycle {
       if (expired.length < EXPIRY_BATCH) break;
     }
     if (total > 0) {
-      this.logger.warn(`${total} run(s) expired without a result (older than Zapier's retention).`);
+      this.logger.warn(ZapierMessages.runsExpired(total, this.options.polling.retentionMs));
     }
     return total;
   }
 
   /** Expires a pending run Zapier answers 404 for. */
   async expireNotFound(runId: string): Promise<void> {
-    const expired = await this.intake.expire({ runIds: [runId] }, 'not-found', this.deliveryClaim());
+    const expired = await this.intake.expire(
+      { runIds: [runId] },
+      'not-found',
+      this.deliveryClaim(),
+    );
     this.deliveries.handOver(expired);
     if (expired.length > 0) {
-      this.logger.warn(`Run ${runId} expired: Zapier no longer knows it (404).`);
+      this.logger.warn(ZapierMessages.runExpiredNotFound(runId));
     }
   }
 
@@ -165,9 +170,8 @@ export class ZapierRunLifecycle {
     const changed = await this.intake.storeTerminal([...unique.values()], claim, ZAPIER_BUDGET_KEY);
     const due = [...changed.values()].filter((run) => run.deliveryNextAt <= claim.now);
     this.deliveries.handOver(due);
-    const outcomes = items.map(
-      (item): RecordOutcome =>
-        unique.get(item.runId) === item && changed.has(item.runId) ? 'stored' : 'duplicate',
+    const outcomes = items.map((item): RecordOutcome =>
+      unique.get(item.runId) === item && changed.has(item.runId) ? 'stored' : 'duplicate',
     );
     const repeated = items.filter((_item, i) => outcomes[i] === 'duplicate');
     if (repeated.length > 0) void this.reportConflicts(repeated);
@@ -186,10 +190,10 @@ export class ZapierRunLifecycle {
         const status = stored.get(item.runId);
         if (status !== undefined && status !== item.status) {
           this.logger.warn(
-            `Run ${item.runId} is already ${status}; ignored a later ${item.source} saying ${item.status}.`,
+            ZapierMessages.conflictingResult(item.runId, status, item.source, item.status),
           );
         } else {
-          this.logger.debug(`Duplicate ${item.source} result for run ${item.runId} absorbed.`);
+          this.logger.debug(ZapierMessages.duplicateResult(item.source, item.runId));
         }
       }
     } catch {

@@ -6,6 +6,7 @@ import {
   type JWTHeaderParameters,
   type FlattenedJWSInput,
 } from 'jose';
+import { ZapierMessages } from '../zapier.messages.js';
 import type { ZapierClock } from '../interfaces/zapier-clock.interface.js';
 
 /** The key set could not be fetched; the caller answers 5xx so that Zapier retries. */
@@ -92,7 +93,7 @@ export class ZapierKeySet {
       });
       if (response.status !== 200) {
         await response.body?.cancel();
-        throw new Error(`the JWKS endpoint answered HTTP ${response.status}`);
+        throw new Error(ZapierMessages.jwksStatus(response.status));
       }
       jwks = (await response.json()) as JSONWebKeySet;
       const keySet = createLocalJWKSet(jwks);
@@ -101,16 +102,15 @@ export class ZapierKeySet {
         jwks.keys.map((key) => key.kid).filter((kid): kid is string => typeof kid === 'string'),
       );
       this.fetchedAt = this.clock.now();
-      if (this.outage)
-        this.logger.log(`Zapier's signing keys are reachable again at ${this.options.url}.`);
+      if (this.outage) this.logger.log(ZapierMessages.keysReachableAgain(this.options.url));
       this.outage = false;
     } catch (error) {
       const reason = describeFetchError(error);
       if (!this.outage) {
         this.logger.error(
-          `Could not fetch Zapier's signing keys from ${this.options.url}: ${reason}. ${
-            this.keySet ? 'Keeping the keys already known.' : 'Callbacks get 503 until it works.'
-          }`,
+          this.keySet
+            ? ZapierMessages.keysRefreshFailed(this.options.url, reason)
+            : ZapierMessages.keysFetchFailed(this.options.url, reason),
         );
       }
       this.outage = true;

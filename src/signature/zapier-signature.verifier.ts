@@ -45,7 +45,7 @@ export class ZapierSignatureVerifier {
   /** Returns the verified claims, or throws a 401 / 503 `HttpException`. */
   async verify(token: string | string[] | undefined): Promise<JWTPayload> {
     if (typeof token !== 'string' || token === '') {
-      this.logger.warn('Rejected a callback without a Zapier-Callback-Signature header.');
+      this.logger.warn(ZapierMessages.signatureMissing());
       throw new ZapierSignatureException('missing');
     }
     try {
@@ -59,7 +59,7 @@ export class ZapierSignatureVerifier {
         throw new ZapierUnavailableException(ZapierMessages.keysUnavailable(), { cause: error });
       }
       if (error instanceof joseErrors.JOSEError) {
-        this.logger.warn(`Rejected a callback whose signature does not verify: ${error.code}.`);
+        this.logger.warn(ZapierMessages.signatureRejected(error.code));
         throw new ZapierSignatureException(error.code);
       }
       throw error;

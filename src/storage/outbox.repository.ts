@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { ZapierMessages } from '../zapier.messages.js';
 import { SqlParams } from './sql/sql-params.js';
 import type { SqlAssignments } from './sql/sql-columns.js';
 import { sqlValue, ZapierSql, type SqlRow } from './sql/zapier-sql.js';
@@ -108,7 +109,7 @@ export class ZapierOutbox {
     const now = p.add(claim.now, 'bigint');
     const lim = p.add(limit, 'integer');
     const spent = `delivery_attempts >= ${p.add(maxAttempts, 'integer')}`;
-    const interrupted = p.add('the instance delivering it stopped before its listeners finished');
+    const interrupted = p.add(ZapierMessages.deliveryInterrupted());
     // MATERIALIZED: PostgreSQL may rescan an `IN (SELECT ... LIMIT n)` sub-select once per outer
     // row (a nested-loop semi join), each rescan picking other rows, so it would claim more rows
     // than asked for; they would sit claimed for a whole lease.

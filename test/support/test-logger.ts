@@ -39,8 +39,13 @@ export class TestLogger implements LoggerService {
     this.add('fatal', message, params);
   }
 
-  /** Entries of the level whose message matches. */
-  find(level: LogEntry['level'], pattern: RegExp): LogEntry[] {
-    return this.entries.filter((entry) => entry.level === level && pattern.test(entry.message));
+  /**
+   * Entries of the level whose message is `expected` (a string, usually from `ZapierMessages`)
+   * or matches it (a RegExp, for text that is partly a third party's).
+   */
+  find(level: LogEntry['level'], expected: RegExp | string): LogEntry[] {
+    const matches = (message: string) =>
+      typeof expected === 'string' ? message === expected : expected.test(message);
+    return this.entries.filter((entry) => entry.level === level && matches(entry.message));
   }
 }

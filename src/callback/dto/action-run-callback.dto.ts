@@ -2,11 +2,9 @@ import {
   IsArray,
   IsIn,
   IsInt,
-  IsNotEmpty,
   IsObject,
   IsOptional,
   IsString,
-  MaxLength,
   Min,
   ValidateIf,
   ValidateNested,
@@ -44,16 +42,13 @@ export class ActionRunCallbackDataDto {
   @IsIn(['run'])
   type?: string;
 
-  @ValidateIf((data: ActionRunCallbackDataDto) => data.run_id === undefined)
-  @IsString()
-  @IsNotEmpty()
-  @MaxLength(255)
+  /**
+   * The run id, as `id` or `run_id`. `parseActionRunCallback` checks it before the DTO (a key
+   * of at most 255 code points, which `MaxLength` cannot count), and reports a missing one once.
+   */
   id?: string;
 
-  @ValidateIf((data: ActionRunCallbackDataDto) => data.id === undefined)
-  @IsString()
-  @IsNotEmpty()
-  @MaxLength(255)
+  /** See `id`. */
   run_id?: string;
 
   /** A callback only ever reports a terminal status (docs/decisions.md#d3). */
