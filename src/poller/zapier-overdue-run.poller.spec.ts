@@ -27,6 +27,7 @@ import { ZAPIER_BUDGET_KEY, ZAPIER_POLLER_JOB } from '../zapier.constants.js';
 import type { ZapierHost } from '../zapier-host.provider.js';
 import { ZapierOverdueRunPoller } from './zapier-overdue-run.poller.js';
 import { captureNestLogs, within } from '../../test/support/spec-context.js';
+import { ZapierMessages } from '../zapier.messages.js';
 
 const OVERDUE_MS = 60_000;
 const INITIAL_BACKOFF_MS = 10_000;
@@ -267,7 +268,7 @@ describe('ZapierOverdueRunPoller', () => {
       handed.map((run) => [run.runId, run.status, run.expiredReason, run.metadata]),
       [['arun_forgotten', 'expired', 'not-found', { n: 3 }]],
     );
-    assert.equal(logs.find('warn', /Run arun_forgotten expired/).length, 1);
+    assert.equal(logs.find('warn', ZapierMessages.runExpiredNotFound('arun_forgotten')).length, 1);
 
     now += NOT_FOUND_GRACE_MS;
     await poller.tick();

@@ -13,6 +13,7 @@ import type { DeliverableRun, TerminalResult } from '../storage/stored-run.js';
 import { ZapierRunLifecycle, type RecordOutcome } from './zapier-run-lifecycle.js';
 import { captureNestLogs } from '../../test/support/spec-context.js';
 import { lifecycleOver } from '../../test/support/lifecycle.js';
+import { ZapierMessages } from '../zapier.messages.js';
 
 const REQUEST_TIMEOUT_MS = 10_000;
 /** How long `beginCreate()` holds results at most: the request timeout plus the 5 s margin. */
@@ -287,7 +288,7 @@ describe('ZapierRunLifecycle on sqlite', () => {
     assert.equal(old.delivery_claimed_by, 'i1');
     assert.equal((await runRow(dataSource, 'young')).status, 'pending');
     assert.equal((await runRow(dataSource, 'old-done')).status, 'success');
-    assert.equal(logs.find('warn', /1 run\(s\) expired/).length, 1);
+    assert.equal(logs.find('warn', ZapierMessages.runsExpired(1, RETENTION_MS)).length, 1);
 
     assert.equal(await lifecycle.expireRetained(), 0, 'an expired run is not expired again');
     assert.equal(recorder.handed.length, 1);
@@ -307,14 +308,14 @@ describe('ZapierRunLifecycle on sqlite', () => {
     assert.equal(row.status, 'expired');
     assert.equal(row.expired_reason, 'not-found');
     assert.equal(num(row.completed_at), now);
-    assert.equal(logs.find('warn', /Run gone expired/).length, 1);
+    assert.equal(logs.find('warn', ZapierMessages.runExpiredNotFound('gone')).length, 1);
 
     await lifecycle.expireNotFound('gone');
     await lifecycle.expireNotFound('done');
     await lifecycle.expireNotFound('never-recorded');
     assert.equal(recorder.handed.length, 1);
     assert.equal((await runRow(dataSource, 'done')).status, 'success');
-    assert.equal(logs.find('warn', /expired: Zapier no longer knows it/).length, 1);
+    assert.equal(logs.find('warn', /expired because Zapier no longer knows it/).length, 1);
   });
 
   it('quarantines a refused callback without touching the run', async () => {
