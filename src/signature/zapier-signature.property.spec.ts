@@ -239,6 +239,8 @@ const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
   ),
   // Flip the case of one character (base64url is case sensitive).
   fc.nat().map((at): Mutation => (t) => {
+    // An earlier mutation of the same chain may have emptied the token.
+    if (t.length === 0) return t;
     const i = at % t.length;
     const c = t[i];
     const flipped = c === c.toUpperCase() ? c.toLowerCase() : c.toUpperCase();
