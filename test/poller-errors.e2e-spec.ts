@@ -140,7 +140,9 @@ describeOnEachEngine(
             tokenCalls++;
             return token;
           },
-          polling: { intervalMs: 20, overdueAfterMs: 400, authErrorPauseMs: 1500 },
+          // Overdue well after the five creates below are done (they need the good token), on a
+          // busy machine too: the first poll must be the first request with the revoked one.
+          polling: { intervalMs: 20, overdueAfterMs: 2_000, authErrorPauseMs: 1500 },
         },
       });
       const ids: string[] = [];
