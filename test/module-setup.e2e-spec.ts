@@ -259,8 +259,9 @@ describe('ZapierModule setup', () => {
       ScheduleModule.forRoot(),
       ZapierModule.forRoot({}),
     ]);
-    // The cause in between is the database's own wording.
-    const [head, tail] = ZapierMessages.tableMissing('zapier_action_runs', '\0').split('\0');
+    // The cause in between is the database's own wording (a printable marker: controls are escaped).
+    const marker = '<cause>';
+    const [head, tail] = ZapierMessages.tableMissing('zapier_action_runs', marker).split(marker);
     assert.ok(error.message.startsWith(head) && error.message.endsWith(tail), error.message);
   });
 
