@@ -10,8 +10,9 @@ import { safeForLog } from './common/safe-for-log.js';
  */
 export const ZapierMessages = {
   // Options and the host's imports, checked at boot.
+  /** Shows a secret's shape only (`accessToken` and the like), and at most 100 characters of JSON. */
   invalidOption: (path: string, value: unknown, expected: string) =>
-    `ZapierModule option "${path}" is ${describe(value)}; expected ${expected}.`,
+    `ZapierModule option "${path}" is ${describe(path, value)}; expected ${expected}.`,
   extraFromFactory: (name: string) =>
     `ZapierModule option "${name}" shapes the module graph and cannot come from forRootAsync()'s factory; pass it next to useFactory: ZapierModule.forRootAsync({ ${name}: ..., useFactory }).`,
   missingEventEmitter: () =>
@@ -168,12 +169,35 @@ function invalidCallbackUrl(rule: string, problem: string): string {
   return `Invalid callback_url (rule "${rule}"): ${problem}`;
 }
 
-function describe(value: unknown): string {
+/** Option names whose values are never shown: `accessToken`, and any other token, key or secret. */
+const SECRET_NAME = /token|secret|key|password|passphrase|credential/i;
+/** How much of an option's JSON a message shows. */
+const MAX_DESCRIBED_LENGTH = 100;
+
+function describe(path: string, value: unknown): string {
   if (value === undefined) return 'missing';
   if (typeof value === 'function') return 'a function';
+  if (SECRET_NAME.test(path.split('.').at(-1) ?? path)) return describeSecret(value);
+  let json: string | undefined;
   try {
-    return JSON.stringify(value) ?? typeof value;
+    json = JSON.stringify(value, (key, inner: unknown) =>
+      key !== '' && inner !== undefined && SECRET_NAME.test(key) ? describeSecret(inner) : inner,
+    );
   } catch {
     return `an unserialisable ${typeof value}`;
   }
+  return json === undefined ? typeof value : safeForLog(json, MAX_DESCRIBED_LENGTH);
+}
+
+/** A secret's shape without its content, so that a misplaced token never reaches a log. */
+function describeSecret(value: unknown): string {
+  if (typeof value === 'string') {
+    if (value === '') return 'an empty string';
+    const length = Array.from(value).length;
+    const blank = value.trim() === '' ? 'blank ' : '';
+    return `a ${blank}string of ${length} character${length === 1 ? '' : 's'}`;
+  }
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
 }
