@@ -158,10 +158,11 @@ export const ZapierMessages = {
       'https',
       `${safeForLog(url)} uses ${safeForLog(protocol)}, but Zapier calls back over HTTPS only; use an https:// URL (for local development, a tunnel such as cloudflared or ngrok).`,
     ),
-  callbackUrlPrivate: (url: string, host: string) =>
+  /** `embedded`: the IPv4 address an IPv6 host embeds (IPv4-mapped, NAT64, 6to4, ...). */
+  callbackUrlPrivate: (url: string, host: string, embedded?: string) =>
     invalidCallbackUrl(
       'private-address',
-      `${safeForLog(url)} points at ${safeForLog(host)}, which is not a public address, and Zapier refuses those; use a public host name (for local development, a tunnel such as cloudflared or ngrok).`,
+      `${safeForLog(url)} points at ${safeForLog(host)}${embedded === undefined ? '' : ` (embedding ${embedded})`}, which is not a public address, and Zapier refuses those; use a public host name (for local development, a tunnel such as cloudflared or ngrok).`,
     ),
 } as const;
 
