@@ -1,13 +1,18 @@
+import { safeForLog } from './common/safe-for-log.js';
+
 /**
  * Every message the module logs or throws, as factories so that specs assert against the same
  * text. Each says what happened, the value involved, and how to fix it. A factory takes only the
  * values it interpolates; the problems listed in a refused callback or input are fragments, joined
- * into the sentence that reports them.
+ * into the sentence that reports them. Every value that can come from outside (a request, Zapier's
+ * answers, a driver's or a listener's error) goes through `safeForLog()`, so that it cannot forge
+ * or hide log lines; our own numbers, names and options do not.
  */
 export const ZapierMessages = {
   // Options and the host's imports, checked at boot.
+  /** Shows a secret's shape only (`accessToken` and the like), and at most 100 characters of JSON. */
   invalidOption: (path: string, value: unknown, expected: string) =>
-    `ZapierModule option "${path}" is ${describe(value)}; expected ${expected}.`,
+    `ZapierModule option "${path}" is ${describe(path, value)}; expected ${expected}.`,
   extraFromFactory: (name: string) =>
     `ZapierModule option "${name}" shapes the module graph and cannot come from forRootAsync()'s factory; pass it next to useFactory: ZapierModule.forRootAsync({ ${name}: ..., useFactory }).`,
   missingEventEmitter: () =>
@@ -21,34 +26,35 @@ export const ZapierMessages = {
 
   // Storage.
   tableMissing: (table: string, cause: string) =>
-    `Table "${table}" does not exist (${cause}); run the migrations exported as ZAPIER_MIGRATIONS, or set synchronize: true for a quick start.`,
+    `Table "${table}" does not exist (${safeForLog(cause)}); run the migrations exported as ZAPIER_MIGRATIONS, or set synchronize: true for a quick start.`,
   unsupportedDatabase: (type: string) =>
     `ZapierModule stores runs in PostgreSQL or SQLite (better-sqlite3); the data source is "${type}".`,
   sqliteDurabilitySet: (level: number) =>
     `SQLite's synchronous pragma was ${level}; the module set it to FULL (2), so that a 2xx to Zapier always means a commit that survives a power loss.`,
   storageCheckFailed: (cause: string) =>
-    `Could not check the module's tables at startup (${cause}); callbacks are answered 503 until the database answers.`,
+    `Could not check the module's tables at startup (${safeForLog(cause)}); callbacks are answered 503 until the database answers.`,
   storageUnavailable: () => 'The run store is unavailable; Zapier will retry this callback.',
   /** A dependency that starts failing (`what`: the work that failed), logged once per outage. */
   outageStarted: (what: string, reason: string) =>
-    `${what} failed (${reason}); retrying with backoff, and logged once until it works again.`,
+    `${what} failed (${safeForLog(reason)}); retrying with backoff, and logged once until it works again.`,
   outageEnded: (what: string) => `${what} works again.`,
 
   // The callback's signature and Zapier's signing keys.
   signatureMissing: () =>
     'Rejected a callback without a Zapier-Callback-Signature header; Zapier signs every callback, so if this one came from Zapier, make sure the proxies in front of the app pass that header on.',
   signatureRejected: (code: string) =>
-    `Rejected a callback whose Zapier-Callback-Signature does not verify (${code}); if Zapier's own callbacks get this, check the issuer, audience, algorithms and clockToleranceSeconds options.`,
+    `Rejected a callback whose Zapier-Callback-Signature does not verify (${safeForLog(code)}); if Zapier's own callbacks get this, check the issuer, audience, algorithms and clockToleranceSeconds options.`,
   /** The 401's body, sent to the caller: `reason` is jose's error code or `missing`. */
-  invalidSignature: (reason: string) => `Invalid Zapier-Callback-Signature (${reason}).`,
+  invalidSignature: (reason: string) =>
+    `Invalid Zapier-Callback-Signature (${safeForLog(reason)}).`,
   keysUnavailable: () =>
     "Zapier's signing keys could not be fetched; Zapier will retry this callback.",
   /** Why a key fetch failed; becomes the `reason` of the two messages below. */
   jwksStatus: (status: number) => `the JWKS endpoint answered HTTP ${status}`,
   keysFetchFailed: (url: string, reason: string) =>
-    `Could not fetch Zapier's signing keys from ${url} (${reason}); callbacks are answered 503 until it works, so check that the jwksUrl option is reachable from this host.`,
+    `Could not fetch Zapier's signing keys from ${url} (${safeForLog(reason)}); callbacks are answered 503 until it works, so check that the jwksUrl option is reachable from this host.`,
   keysRefreshFailed: (url: string, reason: string) =>
-    `Could not refresh Zapier's signing keys from ${url} (${reason}); keeping the keys already known, so check that the jwksUrl option is reachable from this host before Zapier rotates its keys.`,
+    `Could not refresh Zapier's signing keys from ${url} (${safeForLog(reason)}); keeping the keys already known, so check that the jwksUrl option is reachable from this host before Zapier rotates its keys.`,
   keysReachableAgain: (url: string) => `Zapier's signing keys are reachable again at ${url}.`,
 
   // Callbacks: refused, quarantined, answered.
@@ -62,18 +68,18 @@ export const ZapierMessages = {
   /** The 400's body, sent to the caller: `problems` joined with `; `. */
   invalidCallback: (problems: string) => `Not a Zapier action-run callback: ${problems}.`,
   callbackQuarantined: (bytes: number, reason: string) =>
-    `Quarantined a signed callback of ${bytes} bytes (${reason}); the run stays pending for the poller, and the body is kept in the zapier_callback_quarantine table for inspection.`,
+    `Quarantined a signed callback of ${bytes} bytes (${safeForLog(reason)}); the run stays pending for the poller, and the body is kept in the zapier_callback_quarantine table for inspection.`,
   runCallbackQuarantined: (runId: string, bytes: number, reason: string) =>
-    `Quarantined a signed callback for run ${runId} of ${bytes} bytes (${reason}); the run stays pending for the poller, and the body is kept in the zapier_callback_quarantine table for inspection.`,
+    `Quarantined a signed callback for run ${safeForLog(runId)} of ${bytes} bytes (${safeForLog(reason)}); the run stays pending for the poller, and the body is kept in the zapier_callback_quarantine table for inspection.`,
 
   // Problems with a callback's body, joined into invalidCallback() and the quarantine reason.
   bodyEmpty: () => 'the body is empty',
-  bodyNotJsonType: (contentType: string) => `content type "${contentType}" is not JSON`,
-  bodyCharset: (charset: string) => `charset "${charset}" is not UTF-8`,
-  bodyEncoding: (encoding: string) => `content encoding "${encoding}" is not supported`,
-  bodyUnreadable: (cause: string) => `the body could not be read: ${cause}`,
-  bodyInvalidJson: (cause: string) => `the body is not valid JSON (${cause})`,
-  bodyUnparsable: (cause: string) => `the body could not be parsed (${cause})`,
+  bodyNotJsonType: (contentType: string) => `content type "${safeForLog(contentType)}" is not JSON`,
+  bodyCharset: (charset: string) => `charset "${safeForLog(charset)}" is not UTF-8`,
+  bodyEncoding: (encoding: string) => `content encoding "${safeForLog(encoding)}" is not supported`,
+  bodyUnreadable: (cause: string) => `the body could not be read: ${safeForLog(cause)}`,
+  bodyInvalidJson: (cause: string) => `the body is not valid JSON (${safeForLog(cause)})`,
+  bodyUnparsable: (cause: string) => `the body could not be parsed (${safeForLog(cause)})`,
   bodyNotObject: () => 'the body is not a JSON object',
   dataNotObject: () => 'data must be an object',
   runIdMissing: () => 'data.id is missing (Zapier sends the run id as data.id or data.run_id)',
@@ -98,13 +104,13 @@ export const ZapierMessages = {
     `Zapier answered ${status} to the create call without a run id; the run may have started anyway, so check Zapier's side before starting it again.`,
   /** `detail` is Zapier's own error text, or empty when its answer had none. */
   apiErrorStatus: (method: string, path: string, status: number, detail: string) =>
-    `${method} ${path}: Zapier answered ${status}${detail ? ` (${detail})` : ''}.`,
+    `${method} ${safeForLog(path)}: Zapier answered ${status}${detail ? ` (${safeForLog(detail)})` : ''}.`,
   noResponse: (method: string, path: string, reason: string) =>
-    `${method} ${path}: no response from Zapier (${reason}); check that the apiBaseUrl option is reachable from this host within requestTimeoutMs.`,
+    `${method} ${safeForLog(path)}: no response from Zapier (${safeForLog(reason)}); check that the apiBaseUrl option is reachable from this host within requestTimeoutMs.`,
   runNotRecorded: (runId: string) =>
-    `Zapier started run ${runId}, but it could not be recorded locally, so do not start it again: its result will still arrive, without its metadata.`,
+    `Zapier started run ${safeForLog(runId)}, but it could not be recorded locally, so do not start it again: its result will still arrive, without its metadata.`,
   unknownRunStatus: (status: string, runId: string) =>
-    `Zapier reported the unknown status "${status}" (run ${runId}); treating it as pending until it reports success or error.`,
+    `Zapier reported the unknown status "${safeForLog(status)}" (run ${safeForLog(runId)}); treating it as pending until it reports success or error.`,
   rateLimited: (seconds: number) =>
     `Zapier answered 429, so no instance sends a request for ${seconds} s; lower polling.maxRequestsPerMinute if this keeps happening.`,
 
@@ -114,19 +120,19 @@ export const ZapierMessages = {
   runsExpired: (count: number, retentionMs: number) =>
     `${count} run(s) expired without a result, older than Zapier's retention (polling.retentionMs, ${retentionMs} ms); each gets a zapier.run.expired event.`,
   runExpiredNotFound: (runId: string) =>
-    `Run ${runId} expired because Zapier no longer knows it (404); it gets a zapier.run.expired event.`,
+    `Run ${safeForLog(runId)} expired because Zapier no longer knows it (404); it gets a zapier.run.expired event.`,
   conflictingResult: (runId: string, stored: string, source: string, status: string) =>
-    `Run ${runId} is already ${stored}; ignored a later ${source} saying ${status}, since the first result stays.`,
+    `Run ${safeForLog(runId)} is already ${stored}; ignored a later ${source} saying ${safeForLog(status)}, since the first result stays.`,
   duplicateResult: (source: string, runId: string) =>
-    `Duplicate ${source} result for run ${runId} absorbed.`,
+    `Duplicate ${source} result for run ${safeForLog(runId)} absorbed.`,
 
   // Delivering a run's event to the host's listeners.
   deliveryCutShort: (runId: string, attempts: number) =>
-    `Run ${runId}: delivery was cut short ${attempts} times (the process stopped mid-delivery), so it is parked as undeliverable; re-drive it with ZapierRunsService.redeliver('${runId}').`,
+    `Run ${safeForLog(runId)}: delivery was cut short ${attempts} times (the process stopped mid-delivery), so it is parked as undeliverable; re-drive it with ZapierRunsService.redeliver('${safeForLog(runId)}').`,
   deliveryParked: (runId: string, attempts: number, error: string) =>
-    `Run ${runId}: listeners failed ${attempts} times (last: ${error}), so it is parked as undeliverable; re-drive it with ZapierRunsService.redeliver('${runId}').`,
+    `Run ${safeForLog(runId)}: listeners failed ${attempts} times (last: ${safeForLog(error)}), so it is parked as undeliverable; re-drive it with ZapierRunsService.redeliver('${safeForLog(runId)}').`,
   deliveryRetrying: (runId: string, attempt: number, error: string, seconds: number) =>
-    `Run ${runId}: a listener failed on attempt ${attempt} (${error}); retrying in ${seconds} s.`,
+    `Run ${safeForLog(runId)}: a listener failed on attempt ${attempt} (${safeForLog(error)}); retrying in ${seconds} s.`,
   /** Stored as the delivery's last error of a run whose deliverer stopped mid-delivery. */
   deliveryInterrupted: () => 'the instance delivering it stopped before its listeners finished',
   suppressedListener: (listener: string, event: string) =>
@@ -140,22 +146,23 @@ export const ZapierMessages = {
   callbackUrlTooLong: (url: string, length: number, maxLength: number) =>
     invalidCallbackUrl(
       'length',
-      `${url} is ${length} characters long, over Zapier's limit of ${maxLength}; shorten it, for example by keeping per-run state in the run's stored metadata instead of the query string.`,
+      `${safeForLog(url)} is ${length} characters long, over Zapier's limit of ${maxLength}; shorten it, for example by keeping per-run state in the run's stored metadata instead of the query string.`,
     ),
   callbackUrlNotAbsolute: (url: string) =>
     invalidCallbackUrl(
       'syntax',
-      `${url} is not an absolute URL; pass a full URL such as https://api.example.com/zapier/callback.`,
+      `${safeForLog(url)} is not an absolute URL; pass a full URL such as https://api.example.com/zapier/callback.`,
     ),
   callbackUrlNotHttps: (url: string, protocol: string) =>
     invalidCallbackUrl(
       'https',
-      `${url} uses ${protocol}, but Zapier calls back over HTTPS only; use an https:// URL (for local development, a tunnel such as cloudflared or ngrok).`,
+      `${safeForLog(url)} uses ${safeForLog(protocol)}, but Zapier calls back over HTTPS only; use an https:// URL (for local development, a tunnel such as cloudflared or ngrok).`,
     ),
-  callbackUrlPrivate: (url: string, host: string) =>
+  /** `embedded`: the IPv4 address an IPv6 host embeds (IPv4-mapped, NAT64, 6to4, ...). */
+  callbackUrlPrivate: (url: string, host: string, embedded?: string) =>
     invalidCallbackUrl(
       'private-address',
-      `${url} points at ${host}, which is not a public address, and Zapier refuses those; use a public host name (for local development, a tunnel such as cloudflared or ngrok).`,
+      `${safeForLog(url)} points at ${safeForLog(host)}${embedded === undefined ? '' : ` (embedding ${embedded})`}, which is not a public address, and Zapier refuses those; use a public host name (for local development, a tunnel such as cloudflared or ngrok).`,
     ),
 } as const;
 
@@ -163,12 +170,35 @@ function invalidCallbackUrl(rule: string, problem: string): string {
   return `Invalid callback_url (rule "${rule}"): ${problem}`;
 }
 
-function describe(value: unknown): string {
+/** Option names whose values are never shown: `accessToken`, and any other token, key or secret. */
+const SECRET_NAME = /token|secret|key|password|passphrase|credential/i;
+/** How much of an option's JSON a message shows. */
+const MAX_DESCRIBED_LENGTH = 100;
+
+function describe(path: string, value: unknown): string {
   if (value === undefined) return 'missing';
   if (typeof value === 'function') return 'a function';
+  if (SECRET_NAME.test(path.split('.').at(-1) ?? path)) return describeSecret(value);
+  let json: string | undefined;
   try {
-    return JSON.stringify(value) ?? typeof value;
+    json = JSON.stringify(value, (key, inner: unknown) =>
+      key !== '' && inner !== undefined && SECRET_NAME.test(key) ? describeSecret(inner) : inner,
+    );
   } catch {
     return `an unserialisable ${typeof value}`;
   }
+  return json === undefined ? typeof value : safeForLog(json, MAX_DESCRIBED_LENGTH);
+}
+
+/** A secret's shape without its content, so that a misplaced token never reaches a log. */
+function describeSecret(value: unknown): string {
+  if (typeof value === 'string') {
+    if (value === '') return 'an empty string';
+    const length = Array.from(value).length;
+    const blank = value.trim() === '' ? 'blank ' : '';
+    return `a ${blank}string of ${length} character${length === 1 ? '' : 's'}`;
+  }
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
 }

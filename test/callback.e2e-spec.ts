@@ -161,6 +161,30 @@ for (const { adapter, engine, async, name, key } of CELLS) {
       );
     });
 
+    it('logs a run id with a newline and an ANSI sequence as one line, escaped', async () => {
+      const id = `${runId()}\n[FAKE] \u001b[31mall good\u001b[0m`;
+      assert.equal(
+        (await sendCallback(zapier.url, sandbox.signer, { id, status: 'success' })).status,
+        200,
+      );
+      await zapier.listener.waitFor(1);
+      const again = await sendCallback(zapier.url, sandbox.signer, {
+        id,
+        status: 'error',
+        errors: [{ code: 'user', title: 'x', detail: 'y' }],
+      });
+      assert.equal(again.status, 200);
+      const expected = ZapierMessages.conflictingResult(id, 'success', 'callback', 'error');
+      await eventually(
+        'the conflict to be logged',
+        () => zapier.logger.find('warn', expected).length === 1,
+      );
+      assert.ok(expected.includes('\\u{a}[FAKE] \\u{1b}[31mall good\\u{1b}[0m'), expected);
+      const naming = zapier.logger.entries.filter((entry) => entry.message.includes('[FAKE]'));
+      assert.ok(naming.length > 0);
+      for (const { message } of naming) assert.doesNotMatch(message, /\p{Cc}/u, message);
+    });
+
     it('answers 20 identical concurrent callbacks 2xx with one row and one event', async () => {
       const id = runId();
       const request = await sandbox.signer.callbackRequest({ id, status: 'success' });

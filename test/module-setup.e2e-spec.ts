@@ -188,6 +188,26 @@ describe('ZapierModule setup', () => {
     });
   }
 
+  it('fails at startup on an access token that is not a string, without showing it', async () => {
+    const token = 987_654_321;
+    const error = await bootError([
+      typeOrm(await sqlite('setup_bad_numeric_token')),
+      EventEmitterModule.forRoot(),
+      ScheduleModule.forRoot(),
+      ZapierModule.forRoot({ accessToken: token as never }),
+    ]);
+    assert.ok(error instanceof ZapierConfigurationError, `${error.name}: ${error.message}`);
+    assert.equal(
+      error.message,
+      ZapierMessages.invalidOption(
+        'accessToken',
+        token,
+        'a non-empty string or a function returning one',
+      ),
+    );
+    assert.ok(!error.message.includes(String(token)), error.message);
+  });
+
   it('says which import to add when EventEmitterModule is missing', async () => {
     const error = await bootError([
       typeOrm(await sqlite('setup_no_events')),
@@ -259,8 +279,9 @@ describe('ZapierModule setup', () => {
       ScheduleModule.forRoot(),
       ZapierModule.forRoot({}),
     ]);
-    // The cause in between is the database's own wording.
-    const [head, tail] = ZapierMessages.tableMissing('zapier_action_runs', '\0').split('\0');
+    // The cause in between is the database's own wording (a printable marker: controls are escaped).
+    const marker = '<cause>';
+    const [head, tail] = ZapierMessages.tableMissing('zapier_action_runs', marker).split(marker);
     assert.ok(error.message.startsWith(head) && error.message.endsWith(tail), error.message);
   });
 

@@ -58,6 +58,20 @@ void describe('validateCallbackUrl', () => {
     ['IPv6 multicast', '[ff02::1]'],
     ['IPv4-mapped private', '[::ffff:10.0.0.1]'],
     ['IPv4-mapped loopback (hex)', '[::ffff:7f00:1]'],
+    ['IPv4-mapped unspecified', '[::ffff:0.0.0.0]'],
+    ['IPv4-compatible loopback', '[::127.0.0.1]'],
+    ['IPv4-compatible private', '[::10.0.0.1]'],
+    ['IPv4-compatible 0/8', '[::0.0.0.2]'],
+    ['IPv4-translated private', '[::ffff:0:192.168.1.1]'],
+    ['NAT64 of a private address', '[64:ff9b::10.0.0.1]'],
+    ['NAT64 of loopback (hex)', '[64:ff9b::7f00:1]'],
+    ['NAT64 of link-local', '[64:ff9b::169.254.169.254]'],
+    ['local-use NAT64, whatever it embeds', '[64:ff9b:1::808:808]'],
+    ['6to4 of a private address', '[2002:a00:1::1]'],
+    ['6to4 of 192.168/16', '[2002:c0a8:101::]'],
+    ['6to4 of loopback', '[2002:7f00:1:1::1]'],
+    ['Teredo, whatever it embeds', '[2001:0:4136:e378:8000:63bf:3fff:fdd2]'],
+    ['Teredo with an all-public look', '[2001:0:808:808::808:808]'],
     ['IPv6 documentation', '[2001:db8::1]'],
     ['localhost', 'localhost'],
     ['sub.localhost', 'api.localhost'],
@@ -83,6 +97,11 @@ void describe('validateCallbackUrl', () => {
     ['fbff:: (just below fc00::/7)', '[fbff:ffff::1]'],
     ['fe7f:: (just below fe80::/10)', '[fe7f::1]'],
     ['IPv4-mapped public', '[::ffff:8.8.8.8]'],
+    ['IPv4-compatible public', '[::8.8.8.8]'],
+    ['IPv4-translated public', '[::ffff:0:8.8.8.8]'],
+    ['NAT64 of a public address', '[64:ff9b::8.8.8.8]'],
+    ['6to4 of a public address', '[2002:808:808::1]'],
+    ['::1:0:0 (just outside ::/96)', '[::1:0:0:1]'],
     ['a host name', 'api.example.com'],
     ['a host name with port', 'api.example.com:8443'],
   ];
@@ -139,7 +158,32 @@ void describe('validateCallbackUrl', () => {
     const error = errorFor('https://[::ffff:10.0.0.1]/cb');
     assert.equal(
       error.message,
-      ZapierMessages.callbackUrlPrivate('"https://[::ffff:10.0.0.1]/cb"', '[::ffff:a00:1]'),
+      ZapierMessages.callbackUrlPrivate(
+        '"https://[::ffff:10.0.0.1]/cb"',
+        '[::ffff:a00:1]',
+        '10.0.0.1',
+      ),
+    );
+  });
+
+  for (const [form, host, embedded] of [
+    ['IPv4-compatible', '[::7f00:1]', '127.0.0.1'],
+    ['NAT64', '[64:ff9b::a00:1]', '10.0.0.1'],
+    ['6to4', '[2002:c0a8:101::1]', '192.168.1.1'],
+  ] as const) {
+    void it(`names the private address a ${form} host embeds`, () => {
+      const url = `https://${host}/cb`;
+      const error = errorFor(url);
+      assert.equal(error.rule, 'private-address');
+      assert.equal(error.message, ZapierMessages.callbackUrlPrivate(`"${url}"`, host, embedded));
+    });
+  }
+
+  void it('names no embedded address for a Teredo host, refused outright', () => {
+    const url = 'https://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/cb';
+    assert.equal(
+      errorFor(url).message,
+      ZapierMessages.callbackUrlPrivate(`"${url}"`, '[2001:0:4136:e378:8000:63bf:3fff:fdd2]'),
     );
   });
 
@@ -170,6 +214,14 @@ void describe('isPublicIpLiteral', () => {
     ['::1', false],
     ['::ffff:10.0.0.1', false],
     ['[::ffff:8.8.8.8]', true],
+    ['::127.0.0.1', false],
+    ['::7f00:1', false],
+    ['::', false],
+    ['64:ff9b::10.0.0.1', false],
+    ['64:ff9b::8.8.8.8', true],
+    ['2002:a00:1::', false],
+    ['2002:808:808::', true],
+    ['2001::1', false],
     ['2606:4700:4700::1111', true],
     ['2130706433', false],
     ['example.com', null],

@@ -78,6 +78,63 @@ describe('resolveZapierOptions', () => {
     });
   }
 
+  /** The message `resolveZapierOptions(options)` throws. */
+  function messageFor(options: Record<string, unknown>): string {
+    try {
+      resolveZapierOptions(options);
+    } catch (error) {
+      assert.ok(error instanceof ZapierConfigurationError, String(error));
+      return error.message;
+    }
+    assert.fail('the options were accepted');
+  }
+
+  const TOKEN_EXPECTED = 'a non-empty string or a function returning one';
+  for (const [name, token, shape] of [
+    ['a number', 987_654_321, 'a number'],
+    ['a blank string', '  \n\t ', 'a blank string of 5 characters'],
+    ['an object', { value: 'sk_live_hunter2' }, 'an object'],
+    ['a list', ['sk_live_hunter2'], 'an array'],
+    ['null', null, 'null'],
+  ] as const) {
+    it(`never shows an access token that is ${name}, only its shape`, () => {
+      const message = messageFor({ accessToken: token });
+      assert.equal(message, ZapierMessages.invalidOption('accessToken', token, TOKEN_EXPECTED));
+      assert.ok(message.includes(`"accessToken" is ${shape};`), message);
+      assert.ok(!message.includes('987654321') && !message.includes('hunter2'), message);
+    });
+  }
+
+  it('shows an empty access token as an empty string', () => {
+    assert.ok(messageFor({ accessToken: '' }).includes('"accessToken" is an empty string;'));
+  });
+
+  it('hides secrets nested in a value it shows', () => {
+    const issuer = { apiKey: 'sk_live_hunter2', name: 'zapier' };
+    const message = messageFor({ issuer });
+    assert.equal(
+      message,
+      ZapierMessages.invalidOption(
+        'issuer',
+        issuer,
+        'a non-empty string or a non-empty list of them',
+      ),
+    );
+    assert.ok(!message.includes('hunter2'), message);
+    assert.ok(message.includes('"apiKey":"a string of 15 characters"'), message);
+  });
+
+  it('shows at most 100 characters of a long value, and its length', () => {
+    const shape = 'x'.repeat(5000);
+    const message = messageFor({ createBodyShape: shape });
+    assert.equal(
+      message,
+      ZapierMessages.invalidOption('createBodyShape', shape, 'one of reference, flat'),
+    );
+    assert.ok(message.includes(`"${'x'.repeat(99)}… (5002 characters)`), message);
+    assert.ok(message.length < 300, `${message.length} characters`);
+  });
+
   it('refuses URLs Zapier would not serve, and http:// except on loopback', () => {
     assert.throws(() => resolveZapierOptions({ jwksUrl: 'http://zapier.com/jwks' }), /"jwksUrl"/);
     assert.throws(
