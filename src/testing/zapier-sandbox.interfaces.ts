@@ -119,9 +119,7 @@ export interface ZapierSandboxOptions {
    * form of the 429's `Retry-After` header (see {@link SandboxRetryAfterForm}).
    * @default { perMinute: 60, cooldownMs: 60_000, retryAfter: 'seconds' }
    */
-  rateLimit?:
-    | { perMinute: number; cooldownMs: number; retryAfter?: SandboxRetryAfterForm }
-    | false;
+  rateLimit?: { perMinute: number; cooldownMs: number; retryAfter?: SandboxRetryAfterForm } | false;
   /**
    * Clock in milliseconds for run ages, retention, rate limits, token `iat`/`exp` and every
    * timestamp the sandbox records. Delays, backoff and timeouts use real timers.
