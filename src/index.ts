@@ -65,5 +65,9 @@ export { ZapierCallbackUrlError, validateCallbackUrl } from './common/callback-u
 export type { ZapierCallbackUrlRule } from './common/callback-url.js';
 export { ZapierClient } from './client/zapier.client.js';
 export type { CreateActionRunInput } from './client/zapier.client.js';
-export { ZapierApiError, ZapierRunNotRecordedError } from './client/zapier-api.error.js';
+export {
+  ZapierApiError,
+  ZapierRateLimitedError,
+  ZapierRunNotRecordedError,
+} from './client/zapier-api.error.js';
 export type { ZapierApiErrorItem } from './client/zapier-api.error.js';

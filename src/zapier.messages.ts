@@ -113,6 +113,10 @@ export const ZapierMessages = {
     `Zapier reported the unknown status "${safeForLog(status)}" (run ${safeForLog(runId)}); treating it as pending until it reports success or error.`,
   rateLimited: (seconds: number) =>
     `Zapier answered 429, so no instance sends a request for ${seconds} s; lower polling.maxRequestsPerMinute if this keeps happening.`,
+  cooldownCapped: (askedSeconds: number, seconds: number) =>
+    `Zapier answered 429 and asked for a wait of ${askedSeconds} s, more than polling.maxCooldownMs allows, so no instance sends a request for ${seconds} s; raise polling.maxCooldownMs only if Zapier really means that wait.`,
+  rateLimitedCreate: (method: string, path: string, waitMs: number, requestTimeoutMs: number) =>
+    `${method} ${path} was not sent: the request budget has no slot for ${waitMs} ms (a 429 cooldown or a queue), longer than requestTimeoutMs (${requestTimeoutMs} ms); retry after error.retryAfterMs, or lower the rate of create calls.`,
 
   // The poller and the life of a run.
   accessTokenRefused: (status: number, seconds: number) =>

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { ZapierCallbackUrlError } from '../src/common/callback-url.js';
-import { ZapierApiError } from '../src/client/zapier-api.error.js';
+import { ZapierApiError, ZapierRateLimitedError } from '../src/client/zapier-api.error.js';
 import { ZapierMessages } from '../src/zapier.messages.js';
 import { postgresSkipReason } from './support/postgres.js';
 import {
@@ -211,6 +211,70 @@ describeOnEachEngine('ZapierClient against the sandbox', 'h2_client', pgSkip, (s
     );
     assert.ok(posts[1].at - posts[0].at >= 700, `retried after ${posts[1].at - posts[0].at} ms`);
     assert.equal((await readRun(zapier.dataSource, id))?.status, 'pending');
+  });
+
+  it('cuts a Retry-After in epoch milliseconds to maxCooldownMs, and refuses creates during it at once', async () => {
+    const clock = new TestClock();
+    const { sandbox, zapier } = await setup({
+      clock,
+      // Zapier asks for an hour, in epoch ms (read as seconds, that would be 56 000 years).
+      sandbox: { rateLimit: { perMinute: 1, cooldownMs: 3_600_000, retryAfter: 'epoch-ms' } },
+      zapier: { requestTimeoutMs: 5_000, polling: { maxCooldownMs: 120_000 } },
+    });
+    await zapier.client.createActionRun(SAMPLE_RUN);
+    clock.advance(1_000);
+    const before = clock.now();
+    const refused = (error: unknown, waitMs: number) => {
+      assert.ok(error instanceof ZapierRateLimitedError, String(error));
+      assert.ok(error instanceof ZapierApiError);
+      assert.equal(error.status, 429);
+      assert.ok(
+        error.retryAfterMs > waitMs - 2_000 && error.retryAfterMs <= waitMs,
+        `retryAfterMs ${error.retryAfterMs}`,
+      );
+      assert.equal(
+        error.message,
+        ZapierMessages.rateLimitedCreate('POST', '/v2/action-runs/', error.retryAfterMs, 5_000),
+      );
+      return true;
+    };
+    // The 429 starts the cooldown; the retry would wait longer than requestTimeoutMs, so it fails.
+    await assert.rejects(zapier.client.createActionRun(SAMPLE_RUN), (error) =>
+      refused(error, 120_000),
+    );
+    const [, limited] = creates(sandbox);
+    assert.equal(limited.status, 429);
+    assert.equal(creates(sandbox).length, 2);
+    const budget = await readBudget(zapier.dataSource);
+    assert.ok(budget);
+    assert.ok(
+      budget.cooldownUntil <= clock.now() + 120_000 && budget.cooldownUntil >= before + 120_000,
+      `cooldown_until is ${budget.cooldownUntil - before} ms after the 429`,
+    );
+    assert.equal(zapier.logger.find('warn', ZapierMessages.cooldownCapped(3600, 120)).length, 1);
+
+    // A create issued during the cooldown: refused at once, nothing sent, no slot taken.
+    clock.advance(10_000);
+    const started = Date.now();
+    await assert.rejects(zapier.client.createActionRun(SAMPLE_RUN), (error) =>
+      refused(error, 110_000),
+    );
+    assert.ok(Date.now() - started < 1_000, `refused after ${Date.now() - started} ms`);
+    assert.equal(creates(sandbox).length, 2, 'the sandbox saw no POST');
+    assert.deepEqual(await readBudget(zapier.dataSource), budget);
+    assert.equal((await readRuns(zapier.dataSource)).length, 1);
+
+    // Once the cut cooldown is over (not Zapier's hour), creates go out again.
+    clock.advance(110_000);
+    await assert.rejects(
+      zapier.client.createActionRun(SAMPLE_RUN),
+      (error: unknown) => error instanceof ZapierRateLimitedError,
+      "the sandbox's own hour still runs: its next 429 starts another cut cooldown",
+    );
+    assert.deepEqual(
+      creates(sandbox).map((post) => post.status),
+      [200, 429, 429],
+    );
   });
 
   it('asks a token function again after a 401 and retries once', async () => {

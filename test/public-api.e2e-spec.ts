@@ -41,6 +41,7 @@ describe('public API', () => {
       'ZapierInitialSchema1764201600000',
       'ZapierInvalidCallbackException',
       'ZapierModule',
+      'ZapierRateLimitedError',
       'ZapierRunEvent',
       'ZapierRunNotRecordedError',
       'ZapierRunsService',

@@ -50,9 +50,16 @@ describe('ZapierRequestBudget', () => {
     await close();
   });
 
-  function budgetOf(maxRequestsPerMinute: number): ZapierRequestBudget {
-    const options = resolveZapierOptions({ instanceId: 'i1', polling: { maxRequestsPerMinute } });
-    const budget = new ZapierRequestBudget(repository, options, clock);
+  function budgetOf(
+    maxRequestsPerMinute: number,
+    polling: { maxCooldownMs?: number } = {},
+    store: ZapierBudgetRepository = repository,
+  ): ZapierRequestBudget {
+    const options = resolveZapierOptions({
+      instanceId: 'i1',
+      polling: { maxRequestsPerMinute, ...polling },
+    });
+    const budget = new ZapierRequestBudget(store, options, clock);
     budgets.push(budget);
     return budget;
   }
@@ -234,5 +241,107 @@ describe('ZapierRequestBudget', () => {
     budget.beforeApplicationShutdown();
     now += 60_000;
     await assertAborted(budget.acquire());
+  });
+
+  it('cuts a cooldown to polling.maxCooldownMs, and stores the cut value', async () => {
+    const budget = budgetOf(50, { maxCooldownMs: 120_000 });
+    // An epoch in ms taken for seconds: thousands of years.
+    await budget.cooldown(1_764_244_800_000 * 1000);
+    assert.equal((await row())?.cooldownUntil, now + 120_000);
+    assert.equal(
+      logs.find('warn', ZapierMessages.cooldownCapped(1_764_244_800_000, 120)).length,
+      1,
+    );
+    await budget.cooldown(Number.POSITIVE_INFINITY);
+    assert.equal((await row())?.cooldownUntil, now + 120_000);
+    await budget.cooldown(Number.NaN);
+    await budget.cooldown(-5);
+    assert.equal((await row())?.cooldownUntil, now + 120_000, 'never shortened');
+    // A wait within the cap is kept as asked, and logged as a plain 429.
+    now += 200_000;
+    await budget.cooldown(90_000);
+    assert.equal((await row())?.cooldownUntil, now + 90_000);
+    assert.equal(logs.find('warn', ZapierMessages.rateLimited(90)).length, 1);
+  });
+
+  it('takes a slot within maxWaitMs, and refuses at once without one when it is further', async () => {
+    const budget = budgetOf(50);
+    const start = now;
+    assert.deepEqual(await budget.acquireWithin(1000), { acquired: true });
+    assert.equal((await row())?.nextSlotAt, start + 1_210);
+    // The next slot is 1210 ms away: too far for 1000 ms, close enough for 2000 ms.
+    assert.deepEqual(await within(budget.acquireWithin(1000), 1_000, 'a refusal'), {
+      acquired: false,
+      waitMs: 1_210,
+    });
+    assert.equal((await row())?.nextSlotAt, start + 1_210, 'no slot taken');
+    now = start + 1_210;
+    assert.deepEqual(await budget.acquireWithin(0), { acquired: true });
+
+    await budget.cooldown(60_000);
+    const before = await row();
+    assert.deepEqual(await within(budget.acquireWithin(30_000), 1_000, 'a refusal'), {
+      acquired: false,
+      waitMs: 60_000,
+    });
+    assert.deepEqual(await row(), before, 'no slot taken during the cooldown');
+    // Past the cooldown, the create goes at once again.
+    now += 60_000;
+    assert.deepEqual(await within(budget.acquireWithin(30_000), 1_000, 'an acquire'), {
+      acquired: true,
+    });
+  });
+
+  it('refuses a waiting acquireWithin whose slot a new cooldown pushes past its deadline', async () => {
+    // 500 ms slots, on real timers: the cooldown starts while the second caller sleeps.
+    const budget = budgetOf(121);
+    await budget.acquire();
+    const waiting = budget.acquireWithin(5_000);
+    await eventually(
+      'the second slot reserved',
+      async () => (await row())?.nextSlotAt === now + 1_000,
+    );
+    await budget.cooldown(60_000);
+    assert.deepEqual(await within(waiting, 3_000, 'the refusal'), {
+      acquired: false,
+      waitMs: 60_000,
+    });
+  });
+
+  it('sleeps a huge stored wait in bounded steps instead of spinning', async () => {
+    // A cooldown written before maxCooldownMs existed (or by a broken peer): 30 000 years away.
+    let queries = 0;
+    const counting = new Proxy(repository, {
+      get(target, key, receiver) {
+        const value = Reflect.get(target, key, receiver) as unknown;
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          queries += 1;
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on('warning', onWarning);
+    try {
+      await repository.startCooldown(ZAPIER_BUDGET_KEY, now + 1e15);
+      const budget = budgetOf(50, {}, counting);
+      const stop = new AbortController();
+      const waiting = budget.acquire(stop.signal);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.equal(await state(waiting), 'pending');
+      // One reservation, then one timer step: an overflowed timer would fire every 1 ms and
+      // reserve again each time.
+      assert.ok(queries <= 2, `${queries} queries in 300 ms`);
+      stop.abort();
+      await assertAborted(waiting);
+      assert.deepEqual(
+        warnings.filter((warning) => warning.name === 'TimeoutOverflowWarning'),
+        [],
+      );
+    } finally {
+      process.off('warning', onWarning);
+    }
   });
 });

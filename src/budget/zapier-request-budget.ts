@@ -1,6 +1,5 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import { setMaxListeners } from 'node:events';
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
   ZAPIER_BUDGET_KEY,
   ZAPIER_CLOCK,
@@ -10,6 +9,7 @@ import {
 import { ZapierMessages } from '../zapier.messages.js';
 import type { ZapierClock } from '../interfaces/zapier-clock.interface.js';
 import type { ResolvedZapierOptions } from '../options/resolve-zapier-options.js';
+import { boundedSleep } from '../common/bounded-sleep.js';
 import { ZapierBudgetRepository } from '../storage/request-budget.repository.js';
 
 /**
@@ -17,6 +17,9 @@ import { ZapierBudgetRepository } from '../storage/request-budget.repository.js'
  * late cannot put one request too many into some 60 s window as Zapier counts it.
  */
 const WINDOW_MARGIN_MS = 500;
+
+/** What `acquireWithin()` decided: the slot is taken, or it would have meant waiting `waitMs`. */
+export type ZapierBudgetAcquisition = { acquired: true } | { acquired: false; waitMs: number };
 
 /**
  * The request budget every request to Zapier goes through: the poller's reads and the client's
@@ -34,6 +37,7 @@ export class ZapierRequestBudget implements BeforeApplicationShutdown {
   private readonly stopping = new AbortController();
   private cooldownLoggedUntil = 0;
   readonly intervalMs: number;
+  private readonly maxCooldownMs: number;
 
   constructor(
     private readonly budget: ZapierBudgetRepository,
@@ -43,6 +47,7 @@ export class ZapierRequestBudget implements BeforeApplicationShutdown {
     this.intervalMs = Math.ceil(
       (ZAPIER_RATE_WINDOW_MS + WINDOW_MARGIN_MS) / options.polling.maxRequestsPerMinute,
     );
+    this.maxCooldownMs = options.polling.maxCooldownMs;
     // Every request waiting for a slot listens on this signal; many concurrent creates are normal.
     setMaxListeners(0, this.stopping.signal);
   }
@@ -52,32 +57,71 @@ export class ZapierRequestBudget implements BeforeApplicationShutdown {
    * `signal` aborts.
    */
   async acquire(signal?: AbortSignal): Promise<void> {
+    await this.take(null, signal);
+  }
+
+  /**
+   * `acquire()`, unless the slot (behind the queue or a cooldown) is more than `maxWaitMs` away,
+   * counted from the call: then it returns at once with that wait, and no slot is taken.
+   */
+  acquireWithin(maxWaitMs: number, signal?: AbortSignal): Promise<ZapierBudgetAcquisition> {
+    return this.take(maxWaitMs, signal);
+  }
+
+  private async take(
+    maxWaitMs: number | null,
+    signal: AbortSignal | undefined,
+  ): Promise<ZapierBudgetAcquisition> {
     const stop = signal ? AbortSignal.any([this.stopping.signal, signal]) : this.stopping.signal;
+    const deadline = maxWaitMs === null ? null : this.clock.now() + maxWaitMs;
     for (;;) {
       // Checked before reserving: a slot reserved for a request that will not go out is lost
       // to every instance.
       stop.throwIfAborted();
-      const slot = await this.budget.reserveSlot(
-        ZAPIER_BUDGET_KEY,
-        this.clock.now(),
-        this.intervalMs,
-      );
+      const now = this.clock.now();
+      const slot =
+        deadline === null
+          ? await this.budget.reserveSlot(ZAPIER_BUDGET_KEY, now, this.intervalMs)
+          : await this.budget.reserveSlotWithin(
+              ZAPIER_BUDGET_KEY,
+              now,
+              this.intervalMs,
+              Math.max(0, deadline - now),
+            );
+      if (slot === null) return { acquired: false, waitMs: await this.waitFrom(now) };
       const wait = slot - this.clock.now();
-      if (wait <= 0) return;
-      await sleep(wait, undefined, { signal: stop });
+      if (wait <= 0) return { acquired: true };
+      // In steps: a wait read from the shared row may be anything a 429 ever stored there.
+      await boundedSleep(wait, stop);
       // A 429 may have started a cooldown after this slot was reserved: wait for its end too.
       const state = await this.budget.read(ZAPIER_BUDGET_KEY);
-      if (state === null || state.cooldownUntil <= this.clock.now()) return;
+      if (state === null || state.cooldownUntil <= this.clock.now()) return { acquired: true };
     }
   }
 
-  /** Pauses every instance's requests for `waitMs` after a 429. */
+  /** How long from `now` until the next slot the shared row would give (queue or cooldown). */
+  private async waitFrom(now: number): Promise<number> {
+    const state = await this.budget.read(ZAPIER_BUDGET_KEY);
+    return state === null ? 0 : Math.max(0, state.nextSlotAt, state.cooldownUntil) - now;
+  }
+
+  /**
+   * Pauses every instance's requests for `waitMs` after a 429, cut to `polling.maxCooldownMs`:
+   * the cut value is what the shared row keeps, and a stored cooldown is never shortened.
+   */
   async cooldown(waitMs: number): Promise<void> {
-    const until = this.clock.now() + waitMs;
+    const capped = Math.min(Number.isNaN(waitMs) ? 0 : Math.max(0, waitMs), this.maxCooldownMs);
+    const until = this.clock.now() + capped;
     await this.budget.startCooldown(ZAPIER_BUDGET_KEY, until);
     if (until > this.cooldownLoggedUntil) {
       this.cooldownLoggedUntil = until;
-      this.logger.warn(ZapierMessages.rateLimited(Math.ceil(waitMs / 1000)));
+      if (capped < waitMs) {
+        this.logger.warn(
+          ZapierMessages.cooldownCapped(Math.ceil(waitMs / 1000), Math.ceil(capped / 1000)),
+        );
+      } else {
+        this.logger.warn(ZapierMessages.rateLimited(Math.ceil(capped / 1000)));
+      }
     }
   }
 

@@ -23,7 +23,7 @@ export interface ZapierApiErrorItem {
  * @publicApi
  */
 export class ZapierApiError extends Error {
-  override readonly name = 'ZapierApiError';
+  override readonly name: string = 'ZapierApiError';
 
   constructor(
     message: string,
@@ -34,6 +34,35 @@ export class ZapierApiError extends Error {
     options?: { cause?: unknown },
   ) {
     super(message, options);
+  }
+}
+
+/**
+ * A create call was refused before anything was sent: the shared request budget (a 429 cooldown,
+ * or a queue of requests ahead) would have made it wait longer than `requestTimeoutMs` for its
+ * slot. No run was started and no slot was used, so it is safe to call again after
+ * `retryAfterMs`. `status` is 429, as if Zapier itself had refused it.
+ *
+ * @example
+ * try {
+ *   await client.createActionRun(input);
+ * } catch (error) {
+ *   if (!(error instanceof ZapierRateLimitedError)) throw error;
+ *   await queue.retryLater(input, error.retryAfterMs);
+ * }
+ * @publicApi
+ */
+export class ZapierRateLimitedError extends ZapierApiError {
+  override readonly name = 'ZapierRateLimitedError';
+
+  constructor(
+    message: string,
+    /** How long until the budget has a slot, in ms (at most `polling.maxCooldownMs` plus the queue). */
+    readonly retryAfterMs: number,
+    /** Zapier's JSON:API errors, when the refusal follows a 429 that had them. */
+    errors: ZapierApiErrorItem[] = [],
+  ) {
+    super(message, 429, errors);
   }
 }
 

@@ -10,7 +10,13 @@ import { ZapierRunLifecycle } from '../runs/zapier-run-lifecycle.js';
 import { validateCallbackUrl } from '../common/callback-url.js';
 import { parseActionRun } from './parse-action-run.js';
 import { retryAfterMs } from './rate-limit-headers.js';
-import { parseErrorItems, ZapierApiError, ZapierRunNotRecordedError } from './zapier-api.error.js';
+import {
+  parseErrorItems,
+  ZapierApiError,
+  ZapierRateLimitedError,
+  ZapierRunNotRecordedError,
+  type ZapierApiErrorItem,
+} from './zapier-api.error.js';
 import { ZapierHttp, type ZapierResponse } from './zapier-http.js';
 
 /**
@@ -59,9 +65,12 @@ export class ZapierClient {
 
   /**
    * Starts a run (`POST /v2/action-runs/`) and records it as pending. The POST is never retried
-   * on a timeout or a 5xx, which could run the action twice; only a 429 is, after Zapier's wait.
+   * on a timeout or a 5xx, which could run the action twice; only a 429 is, after Zapier's wait,
+   * when that wait fits within `requestTimeoutMs`.
    *
    * @throws ZapierCallbackUrlError before anything is sent, for a callback URL Zapier refuses.
+   * @throws ZapierRateLimitedError before anything is sent, when the request budget (a 429
+   *   cooldown, or requests queued ahead) has no slot within `requestTimeoutMs`.
    * @throws ZapierApiError when Zapier answers an error (status 0: no answer; the run may exist).
    * @throws ZapierRunNotRecordedError when the run started but could not be recorded.
    */
@@ -128,13 +137,30 @@ export class ZapierClient {
   ): Promise<ZapierResponse> {
     let rateLimited = 0;
     let refreshed = false;
+    let lastErrors: ZapierApiErrorItem[] = [];
     for (;;) {
-      await this.budget.acquire(signal);
+      if (kind === 'read') {
+        // The poller's reads wait as long as it takes: they are abortable, and the poller patient.
+        await this.budget.acquire(signal);
+      } else {
+        // A caller is waiting on a create: past requestTimeoutMs it learns at once, and nothing
+        // is sent.
+        const timeoutMs = this.options.requestTimeoutMs;
+        const slot = await this.budget.acquireWithin(timeoutMs, signal);
+        if (!slot.acquired) {
+          throw new ZapierRateLimitedError(
+            ZapierMessages.rateLimitedCreate(method, path, slot.waitMs, timeoutMs),
+            slot.waitMs,
+            lastErrors,
+          );
+        }
+      }
       const response = await this.attempt(kind, method, path, body, signal);
       if (response.status === 429) {
         await this.budget.cooldown(
           retryAfterMs(response.headers, this.clock.now(), this.options.polling.cooldownMs),
         );
+        lastErrors = parseErrorItems(response.body);
         if (kind === 'create' && rateLimited++ < CREATE_RETRIES_ON_429) continue;
       } else if (response.status === 401 && this.http.canRefreshToken && !refreshed) {
         // A token function may return a fresh token; a 401 means nothing was created.

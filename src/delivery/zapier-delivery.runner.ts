@@ -6,6 +6,7 @@ import { ZAPIER_HOST, type ZapierHost } from '../zapier-host.provider.js';
 import type { ZapierClock } from '../interfaces/zapier-clock.interface.js';
 import type { ResolvedZapierOptions } from '../options/resolve-zapier-options.js';
 import { backoffDelay } from '../common/backoff.js';
+import { boundedSleep } from '../common/bounded-sleep.js';
 import { LeaseKeeper } from '../common/lease-keeper.js';
 import { OutageLog } from '../common/outage-log.js';
 import { ZapierClaimedDeliveries } from '../storage/claimed-deliveries.js';
@@ -121,9 +122,7 @@ export class ZapierDeliveryRunner implements BeforeApplicationShutdown {
     const deadline = new AbortController();
     await Promise.race([
       this.whenIdle(),
-      sleep(this.options.delivery.leaseMs, undefined, { signal: deadline.signal }).catch(
-        () => undefined,
-      ),
+      boundedSleep(this.options.delivery.leaseMs, deadline.signal).catch(() => undefined),
     ]);
     deadline.abort();
     this.leases.stop();

@@ -64,6 +64,16 @@ export interface ZapierPollingOptions {
    */
   cooldownMs?: number;
   /**
+   * Longest pause after a 429, whatever `Retry-After` or `X-RateLimit-Reset` asks for: a longer
+   * wait is cut to this before it is stored, so a broken or hostile header (an epoch in ms read as
+   * seconds means thousands of years) can never stop every instance for longer. 15 minutes is
+   * fifteen of Zapier's 60 s windows: far above the documented 60 s cooldown and any real
+   * `Retry-After`, yet short enough that a bad value costs minutes, not a day. An integer of at
+   * least 60000 (one window) and at least `cooldownMs`.
+   * @default 900000 (15 minutes)
+   */
+  maxCooldownMs?: number;
+  /**
    * Pause after Zapier answers 401 or 403 to a poll; the error is logged once per pause.
    * @default 60000
    */

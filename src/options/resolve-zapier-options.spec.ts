@@ -23,6 +23,7 @@ describe('resolveZapierOptions', () => {
       retentionMs: 7 * 24 * 3600 * 1000,
       notFoundGraceMs: 600_000,
       cooldownMs: 60_000,
+      maxCooldownMs: 900_000,
       authErrorPauseMs: 60_000,
       leaseMs: 30_000,
     });
@@ -61,6 +62,11 @@ describe('resolveZapierOptions', () => {
     ['polling.enabled', { polling: { enabled: 'yes' } }, 'true or false'],
     ['createBodyShape', { createBodyShape: 'nested' }, 'one of reference, flat'],
     ['jwks.cacheMaxAgeMs', { jwks: { cacheMaxAgeMs: Number.NaN } }, 'an integer of at least 1000'],
+    [
+      'polling.maxCooldownMs',
+      { polling: { maxCooldownMs: 59_999 } },
+      'an integer of at least 60000',
+    ],
   ];
   for (const [path, options, expected] of invalid) {
     it(`names ${path} when it is invalid`, () => {
@@ -172,6 +178,28 @@ describe('resolveZapierOptions', () => {
     assert.throws(
       () => resolveZapierOptions({ polling: { initialBackoffMs: 10_000, maxBackoffMs: 5000 } }),
       /"polling\.maxBackoffMs" is 5000; expected at least polling\.initialBackoffMs \(10000\)/,
+    );
+  });
+
+  it('refuses a cooldown cap below the fallback cooldown, and takes one of a single window', () => {
+    assert.throws(
+      () => resolveZapierOptions({ polling: { cooldownMs: 120_000, maxCooldownMs: 90_000 } }),
+      (error: unknown) =>
+        error instanceof ZapierConfigurationError &&
+        error.message ===
+          ZapierMessages.invalidOption(
+            'polling.maxCooldownMs',
+            90_000,
+            'at least polling.cooldownMs (120000)',
+          ),
+    );
+    assert.throws(
+      () => resolveZapierOptions({ polling: { maxCooldownMs: 90_000.5 } }),
+      /"polling\.maxCooldownMs" is 90000\.5; expected an integer of at least 60000/,
+    );
+    assert.equal(
+      resolveZapierOptions({ polling: { maxCooldownMs: 60_000 } }).polling.maxCooldownMs,
+      60_000,
     );
   });
 

@@ -38,6 +38,7 @@ export interface ResolvedZapierOptions {
     retentionMs: number;
     notFoundGraceMs: number;
     cooldownMs: number;
+    maxCooldownMs: number;
     authErrorPauseMs: number;
     leaseMs: number;
   };
@@ -120,6 +121,12 @@ export function resolveZapierOptions(options: ZapierModuleOptions): ResolvedZapi
       retentionMs: integer('polling.retentionMs', polling.retentionMs, ZAPIER_RETENTION_MS, 1),
       notFoundGraceMs: integer('polling.notFoundGraceMs', polling.notFoundGraceMs, 600_000, 0),
       cooldownMs: integer('polling.cooldownMs', polling.cooldownMs, ZAPIER_RATE_WINDOW_MS, 1),
+      maxCooldownMs: integer(
+        'polling.maxCooldownMs',
+        polling.maxCooldownMs,
+        15 * ZAPIER_RATE_WINDOW_MS,
+        ZAPIER_RATE_WINDOW_MS,
+      ),
       authErrorPauseMs: integer('polling.authErrorPauseMs', polling.authErrorPauseMs, 60_000, 1),
       leaseMs: integer('polling.leaseMs', polling.leaseMs, 30_000, 100),
     },
@@ -139,6 +146,15 @@ export function resolveZapierOptions(options: ZapierModuleOptions): ResolvedZapi
         'polling.maxBackoffMs',
         resolved.polling.maxBackoffMs,
         `at least polling.initialBackoffMs (${resolved.polling.initialBackoffMs})`,
+      ),
+    );
+  }
+  if (resolved.polling.maxCooldownMs < resolved.polling.cooldownMs) {
+    throw new ZapierConfigurationError(
+      ZapierMessages.invalidOption(
+        'polling.maxCooldownMs',
+        resolved.polling.maxCooldownMs,
+        `at least polling.cooldownMs (${resolved.polling.cooldownMs})`,
       ),
     );
   }

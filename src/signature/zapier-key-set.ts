@@ -8,6 +8,7 @@ import {
 } from 'jose';
 import { ZapierMessages } from '../zapier.messages.js';
 import type { ZapierClock } from '../interfaces/zapier-clock.interface.js';
+import { boundedSleep } from '../common/bounded-sleep.js';
 
 /** The key set could not be fetched; the caller answers 5xx so that Zapier retries. */
 export class ZapierKeysUnavailableError extends Error {
@@ -73,7 +74,7 @@ export class ZapierKeySet {
     const wait = this.lastFetchStartedAt + this.options.minRefetchIntervalMs - this.clock.now();
     this.inflight = (async () => {
       try {
-        if (wait > 0 && this.keySet) await new Promise((resolve) => setTimeout(resolve, wait));
+        if (wait > 0 && this.keySet) await boundedSleep(wait);
         this.lastFetchStartedAt = this.clock.now();
         await this.fetchKeys();
       } finally {

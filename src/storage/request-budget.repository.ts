@@ -37,17 +37,43 @@ export class ZapierBudgetRepository {
    * whichever instance asks. Returns the slot's time.
    */
   async reserveSlot(budgetKey: string, now: number, intervalMs: number): Promise<number> {
+    return (await this.reserve(budgetKey, now, intervalMs, null)) as number;
+  }
+
+  /**
+   * `reserveSlot()`, unless the slot would come more than `maxWaitMs` after `now` (a queue or a
+   * cooldown ahead of it): then nothing changes and the answer is `null`. One statement, so two
+   * instances cannot both see room for the same slot.
+   */
+  async reserveSlotWithin(
+    budgetKey: string,
+    now: number,
+    intervalMs: number,
+    maxWaitMs: number,
+  ): Promise<number | null> {
+    return this.reserve(budgetKey, now, intervalMs, maxWaitMs);
+  }
+
+  private async reserve(
+    budgetKey: string,
+    now: number,
+    intervalMs: number,
+    maxWaitMs: number | null,
+  ): Promise<number | null> {
     const p = new SqlParams();
     const at = p.add(now, 'bigint');
     const interval = p.add(intervalMs, 'bigint');
+    const slot = this.sql.dialect.greatest('b.next_slot_at', 'b.cooldown_until', at);
+    const within =
+      maxWaitMs === null ? '' : `\nWHERE ${slot} <= ${at} + ${p.add(maxWaitMs, 'bigint')}`;
     const sql = `
 INSERT INTO ${BUDGET} AS b (budget_key, next_slot_at)
 VALUES (${p.add(budgetKey)}, ${at} + ${interval})
 ON CONFLICT (budget_key) DO UPDATE SET
-  next_slot_at = ${this.sql.dialect.greatest('b.next_slot_at', 'b.cooldown_until', at)} + ${interval}
+  next_slot_at = ${slot} + ${interval}${within}
 RETURNING next_slot_at`;
     const [row] = await this.sql.query(sql, p);
-    return sqlValue.number(row.next_slot_at) - intervalMs;
+    return row ? sqlValue.number(row.next_slot_at) - intervalMs : null;
   }
 
   /** Starts (or extends) the cooldown after a 429; reserved slots move past it. */

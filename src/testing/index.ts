@@ -10,6 +10,7 @@ export type {
   SandboxPendingStyle,
   SandboxPollShape,
   SandboxRequestRecord,
+  SandboxRetryAfterForm,
   SandboxRun,
   ZapierSandboxOptions,
 } from './zapier-sandbox.interfaces.js';

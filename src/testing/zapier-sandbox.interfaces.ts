@@ -26,6 +26,15 @@ export type SandboxPollShape = 'reference' | 'guide';
 export type SandboxJwksBehaviour = 'ok' | 'error-503' | 'hang' | 'invalid-json' | 'redirect';
 
 /**
+ * How a 429's `Retry-After` names the end of the cooldown: whole `seconds` from now (what Zapier
+ * documents, at least 1), an `http-date`, or an epoch in `epoch-seconds` or `epoch-ms`, as broken
+ * or unusual servers send it.
+ *
+ * @publicApi
+ */
+export type SandboxRetryAfterForm = 'seconds' | 'http-date' | 'epoch-seconds' | 'epoch-ms';
+
+/**
  * A create request as the sandbox understood it, from either body shape.
  *
  * @publicApi
@@ -106,10 +115,11 @@ export interface ZapierSandboxOptions {
   retentionMs?: number;
   /**
    * Sliding 60 s window over API requests; the request that exceeds it gets 429 and starts a
-   * cooldown during which every API request gets 429. `false` disables it.
-   * @default { perMinute: 60, cooldownMs: 60_000 }
+   * cooldown during which every API request gets 429. `false` disables it. `retryAfter` is the
+   * form of the 429's `Retry-After` header (see {@link SandboxRetryAfterForm}).
+   * @default { perMinute: 60, cooldownMs: 60_000, retryAfter: 'seconds' }
    */
-  rateLimit?: { perMinute: number; cooldownMs: number } | false;
+  rateLimit?: { perMinute: number; cooldownMs: number; retryAfter?: SandboxRetryAfterForm } | false;
   /**
    * Clock in milliseconds for run ages, retention, rate limits, token `iat`/`exp` and every
    * timestamp the sandbox records. Delays, backoff and timeouts use real timers.

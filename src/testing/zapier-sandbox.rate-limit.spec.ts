@@ -65,6 +65,29 @@ void describe('ZapierSandbox rate limit', () => {
     assert.equal((await poll(target)).status, 404, 'recovered after the cooldown');
   });
 
+  void it('sends Retry-After in the form asked for', async () => {
+    const forms = {
+      seconds: '60',
+      'http-date': new Date(T0 + 60_000).toUTCString(),
+      'epoch-seconds': String((T0 + 60_000) / 1000),
+      'epoch-ms': String(T0 + 60_000),
+    } as const;
+    for (const [retryAfter, expected] of Object.entries(forms)) {
+      const target = await start({
+        rateLimit: {
+          perMinute: 1,
+          cooldownMs: 60_000,
+          retryAfter: retryAfter as keyof typeof forms,
+        },
+      });
+      await poll(target);
+      const limited = await poll(target);
+      assert.equal(limited.status, 429);
+      assert.equal(limited.headers.get('retry-after'), expected, retryAfter);
+      await target.stop();
+    }
+  });
+
   void it('limits every API request: creates and unauthorised ones count', async () => {
     const target = await start();
     const create = () =>

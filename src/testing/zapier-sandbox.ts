@@ -22,6 +22,7 @@ import type {
   SandboxDelivery,
   SandboxJwksBehaviour,
   SandboxRequestRecord,
+  SandboxRetryAfterForm,
   SandboxRun,
   ZapierSandboxOptions,
 } from './zapier-sandbox.interfaces.js';
@@ -64,6 +65,7 @@ export class ZapierSandbox {
   private readonly options: ZapierSandboxOptions;
   private readonly now: () => number;
   private readonly limiter: SandboxRateLimiter | null;
+  private readonly retryAfterForm: SandboxRetryAfterForm;
   private readonly runs = new Map<string, SandboxRunState>();
   private outcomeQueue: RunOutcome[] = [];
   private outcomeHead = 0;
@@ -94,6 +96,7 @@ export class ZapierSandbox {
     this.limiter = rateLimit
       ? new SandboxRateLimiter(rateLimit.perMinute, rateLimit.cooldownMs)
       : null;
+    this.retryAfterForm = (rateLimit && rateLimit.retryAfter) || 'seconds';
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
       this.handle(req, res).catch((error: unknown) => {
         send(res, 500, errorEnvelope(500, `The sandbox failed: ${String(error)}`));
@@ -206,6 +209,19 @@ export class ZapierSandbox {
     return this.stopping;
   }
 
+  private retryAfterHeader(seconds: number, resetAt: number): string {
+    switch (this.retryAfterForm) {
+      case 'seconds':
+        return String(seconds);
+      case 'http-date':
+        return new Date(Math.ceil(resetAt / 1000) * 1000).toUTCString();
+      case 'epoch-seconds':
+        return String(Math.ceil(resetAt / 1000));
+      case 'epoch-ms':
+        return String(resetAt);
+    }
+  }
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = new URL(req.url ?? '/', this.url).pathname;
     if (path === JWKS_PATH || path === JWKS_REDIRECTED_PATH) {
@@ -235,7 +251,7 @@ export class ZapierSandbox {
       const detail = `Rate limit of ${limit.limit} requests a minute exceeded; retry after ${retryAfter} s.`;
       answer(429, errorEnvelope(429, detail), {
         ...limitHeaders,
-        'retry-after': String(retryAfter),
+        'retry-after': this.retryAfterHeader(retryAfter, limit.resetAt),
       });
       return;
     }
