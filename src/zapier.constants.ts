@@ -32,3 +32,8 @@ export const ZAPIER_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
 export const ZAPIER_TOKEN_LIFETIME_SECONDS = 300;
 /** Zapier's rate-limit window and the cooldown a 429 starts (docs/decisions.md#f4). */
 export const ZAPIER_RATE_WINDOW_MS = 60_000;
+/**
+ * Largest JWKS response read, in bytes. Zapier's key set is a few kilobytes; anything past this
+ * is not a key set, and reading it is a failed fetch.
+ */
+export const ZAPIER_JWKS_MAX_BYTES = 1024 * 1024;

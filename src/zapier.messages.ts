@@ -51,6 +51,7 @@ export const ZapierMessages = {
     "Zapier's signing keys could not be fetched; Zapier will retry this callback.",
   /** Why a key fetch failed; becomes the `reason` of the two messages below. */
   jwksStatus: (status: number) => `the JWKS endpoint answered HTTP ${status}`,
+  jwksTooLarge: (limit: number) => `the JWKS response was larger than ${limit} bytes`,
   keysFetchFailed: (url: string, reason: string) =>
     `Could not fetch Zapier's signing keys from ${url} (${safeForLog(reason)}); callbacks are answered 503 until it works, so check that the jwksUrl option is reachable from this host.`,
   keysRefreshFailed: (url: string, reason: string) =>

@@ -7,7 +7,7 @@ import { freshDatabase, type Engine } from './support/data-sources.js';
 import { postgresSkipReason } from './support/postgres.js';
 import { cutPostgresDatabase } from './support/postgres-outage.js';
 import { postCallback, rows } from './support/callbacks.js';
-import { eventually } from './support/zapier-harness.js';
+import { eventually, TestClock } from './support/zapier-harness.js';
 import { startZapierApp, type Adapter, type ZapierApp } from './support/zapier-app.js';
 
 const pgSkip = await postgresSkipReason();
@@ -21,6 +21,7 @@ for (const adapter of ['express', 'fastify'] as Adapter[]) {
         let sandbox: ZapierSandbox;
         let zapier: ZapierApp;
         let database: Awaited<ReturnType<typeof freshDatabase>>;
+        const clock = new TestClock();
 
         before(async () => {
           sandbox = await ZapierSandbox.start({ rateLimit: false });
@@ -28,6 +29,7 @@ for (const adapter of ['express', 'fastify'] as Adapter[]) {
           zapier = await startZapierApp({
             adapter,
             database: database.options,
+            clock,
             zapier: { jwksUrl: sandbox.jwksUrl, jwks: { timeoutMs: 500 } },
           });
         });
@@ -37,21 +39,35 @@ for (const adapter of ['express', 'fastify'] as Adapter[]) {
           database?.cleanup();
         });
 
-        it('answers 503 while the JWKS cannot be fetched, then 200 once it can', async () => {
+        it('answers 503 while the JWKS cannot be fetched, at once while backing off, then 200 once it can', async () => {
           sandbox.setJwksBehaviour('hang');
           const request = await sandbox.signer.callbackRequest({
             id: 'arun_jwks',
             status: 'success',
           });
+          const burst = async () => {
+            const before = sandbox.jwksRequests;
+            const answers = await Promise.all(
+              Array.from({ length: 50 }, () => postCallback(zapier.url, request)),
+            );
+            return {
+              statuses: new Set(answers.map((answer) => answer.status)),
+              fetches: sandbox.jwksRequests - before,
+            };
+          };
           try {
-            const answer = await postCallback(zapier.url, request);
-            assert.equal(answer.status, 503);
+            // A cold start: the 50 share one fetch, which times out.
+            assert.deepEqual(await burst(), { statuses: new Set([503]), fetches: 1 });
+            // Within the backoff (1 s ± 20% after the failure): 503 without a fetch.
+            assert.deepEqual(await burst(), { statuses: new Set([503]), fetches: 0 });
             assert.deepEqual(await rows(zapier.dataSource, 'zapier_action_runs'), []);
           } finally {
             sandbox.setJwksBehaviour('ok');
           }
-          await new Promise((resolve) => setTimeout(resolve, 1100));
+          clock.advance(1300);
+          const before = sandbox.jwksRequests;
           assert.equal((await postCallback(zapier.url, request)).status, 200);
+          assert.equal(sandbox.jwksRequests - before, 1);
           await zapier.listener.waitFor(1);
           assert.equal(zapier.listener.forRun('arun_jwks').length, 1);
           assert.equal(
@@ -59,6 +75,10 @@ for (const adapter of ['express', 'fastify'] as Adapter[]) {
               'error',
               ZapierMessages.keysFetchFailed(sandbox.jwksUrl, 'timed out'),
             ).length,
+            1,
+          );
+          assert.equal(
+            zapier.logger.find('log', ZapierMessages.keysReachableAgain(sandbox.jwksUrl)).length,
             1,
           );
         });

@@ -144,11 +144,20 @@ export interface ZapierJwksOptions {
    */
   cacheMaxAgeMs?: number;
   /**
-   * Least time between two fetches caused by tokens naming an unknown `kid` (key rotation),
-   * so a flood of random kids cannot hammer the JWKS endpoint.
+   * Least time between two fetches of the JWKS, whatever caused them (a cold start, a token
+   * naming an unknown `kid` after a key rotation, a refresh), so a flood of callbacks or random
+   * kids cannot hammer the JWKS endpoint. It is also the first wait after a failed fetch, which
+   * doubles with each further failure up to `maxBackoffMs` (±20% jitter). `0` turns both off.
    * @default 1000
    */
   minRefetchIntervalMs?: number;
+  /**
+   * Longest wait after failed fetches before the JWKS is fetched again. While waiting with no
+   * usable key, callbacks are answered 503 at once (Zapier retries them) without a fetch;
+   * known keys keep verifying (stale-if-error).
+   * @default 30000
+   */
+  maxBackoffMs?: number;
 }
 
 /**

@@ -13,6 +13,12 @@ describe('resolveZapierOptions', () => {
     assert.deepEqual(options.algorithms, ['RS256']);
     assert.equal(options.callbackBodyLimit, 20 * 1024 * 1024);
     assert.equal(options.createBodyShape, 'reference');
+    assert.deepEqual(options.jwks, {
+      timeoutMs: 5000,
+      cacheMaxAgeMs: 600_000,
+      minRefetchIntervalMs: 1000,
+      maxBackoffMs: 30_000,
+    });
     assert.deepEqual(options.polling, {
       enabled: true,
       intervalMs: 10_000,
@@ -200,6 +206,20 @@ describe('resolveZapierOptions', () => {
     assert.equal(
       resolveZapierOptions({ polling: { maxCooldownMs: 60_000 } }).polling.maxCooldownMs,
       60_000,
+    );
+  });
+
+  it('refuses a JWKS backoff cap below the least refetch interval', () => {
+    assert.throws(
+      () => resolveZapierOptions({ jwks: { minRefetchIntervalMs: 2000, maxBackoffMs: 1000 } }),
+      (error: unknown) =>
+        error instanceof ZapierConfigurationError &&
+        error.message ===
+          ZapierMessages.invalidOption(
+            'jwks.maxBackoffMs',
+            1000,
+            'at least jwks.minRefetchIntervalMs (2000)',
+          ),
     );
   });
 

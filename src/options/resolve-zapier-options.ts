@@ -24,7 +24,12 @@ export interface ResolvedZapierOptions {
   audience: string | string[] | undefined;
   clockToleranceSeconds: number;
   algorithms: string[];
-  jwks: { timeoutMs: number; cacheMaxAgeMs: number; minRefetchIntervalMs: number };
+  jwks: {
+    timeoutMs: number;
+    cacheMaxAgeMs: number;
+    minRefetchIntervalMs: number;
+    maxBackoffMs: number;
+  };
   callbackBodyLimit: number;
   requestTimeoutMs: number;
   createBodyShape: 'reference' | 'flat';
@@ -94,6 +99,7 @@ export function resolveZapierOptions(options: ZapierModuleOptions): ResolvedZapi
         1000,
         0,
       ),
+      maxBackoffMs: integer('jwks.maxBackoffMs', jwks.maxBackoffMs, 30_000, 0),
     },
     callbackBodyLimit: integer(
       'callbackBodyLimit',
@@ -140,6 +146,15 @@ export function resolveZapierOptions(options: ZapierModuleOptions): ResolvedZapi
     },
     instanceId: instanceId(options.instanceId),
   };
+  if (resolved.jwks.maxBackoffMs < resolved.jwks.minRefetchIntervalMs) {
+    throw new ZapierConfigurationError(
+      ZapierMessages.invalidOption(
+        'jwks.maxBackoffMs',
+        resolved.jwks.maxBackoffMs,
+        `at least jwks.minRefetchIntervalMs (${resolved.jwks.minRefetchIntervalMs})`,
+      ),
+    );
+  }
   if (resolved.polling.maxBackoffMs < resolved.polling.initialBackoffMs) {
     throw new ZapierConfigurationError(
       ZapierMessages.invalidOption(

@@ -6,7 +6,10 @@ import {
   type JWTHeaderParameters,
   type FlattenedJWSInput,
 } from 'jose';
+import { ZAPIER_JWKS_MAX_BYTES } from '../zapier.constants.js';
 import { ZapierMessages } from '../zapier.messages.js';
+import { backoffDelay } from '../common/backoff.js';
+import { readLimitedText, ZapierBodyTooLargeError } from '../common/read-limited-body.js';
 import type { ZapierClock } from '../interfaces/zapier-clock.interface.js';
 import { boundedSleep } from '../common/bounded-sleep.js';
 
@@ -20,6 +23,7 @@ export interface ZapierKeySetOptions {
   timeoutMs: number;
   cacheMaxAgeMs: number;
   minRefetchIntervalMs: number;
+  maxBackoffMs: number;
 }
 
 type LocalKeySet = ReturnType<typeof createLocalJWKSet>;
@@ -31,9 +35,14 @@ type LocalKeySet = ReturnType<typeof createLocalJWKSet>;
  * fetch (so a callback signed with a freshly rotated key would get a 401 that Zapier never
  * retries), it fails verification when a stale cache cannot be refreshed, and it reports network
  * errors as plain `TypeError`s. Here:
- * - an unknown `kid` refetches at once, at most once per `minRefetchIntervalMs`; misses arriving
- *   within that interval wait for the next allowed fetch, and concurrent misses share one fetch;
+ * - fetches start at most once per `minRefetchIntervalMs`, whatever asks for them, and
+ *   concurrent callers share one fetch; an unknown `kid` refetches at once within that limit,
+ *   a miss arriving within the interval waits for the next allowed fetch;
+ * - after a failed fetch the next one waits `minRefetchIntervalMs`, doubling per further failure
+ *   up to `maxBackoffMs`; meanwhile a caller that needs a fetch (no keys, or an unknown `kid`)
+ *   gets `ZapierKeysUnavailableError` at once, without a fetch;
  * - an old key set is refreshed in the background and kept if the refresh fails (stale-if-error);
+ * - a response is read up to `ZAPIER_JWKS_MAX_BYTES`; a longer one is a failed fetch;
  * - every fetch failure becomes `ZapierKeysUnavailableError`, logged once per outage.
  * Key selection itself (`kid`, `alg`, `use`, `key_ops`, one match only) is jose's
  * `createLocalJWKSet`, which also caches the imported keys.
@@ -43,9 +52,12 @@ export class ZapierKeySet {
   private keySet: LocalKeySet | undefined;
   private kids = new Set<string>();
   private fetchedAt = -Infinity;
-  private lastFetchStartedAt = -Infinity;
+  /** Earliest start of the next fetch. */
+  private nextFetchAt = -Infinity;
+  /** Failed fetches in a row; more than 0 is an outage. */
+  private failures = 0;
+  private lastFailure: ZapierKeysUnavailableError | undefined;
   private inflight: Promise<void> | undefined;
-  private outage = false;
 
   constructor(
     private readonly options: ZapierKeySetOptions,
@@ -66,17 +78,31 @@ export class ZapierKeySet {
   };
 
   /**
-   * Fetches the key set, sharing a fetch already under way, and never starting one sooner than
-   * `minRefetchIntervalMs` after the previous start: a caller in that window waits for it.
+   * Fetches the key set, sharing a fetch already under way, and never starting one before
+   * `nextFetchAt`: after a success a caller in that window waits for it; after a failure it is
+   * refused at once, since the JWKS is known to be down and waiting could take up to
+   * `maxBackoffMs`.
    */
   private refresh(): Promise<void> {
     if (this.inflight) return this.inflight;
-    const wait = this.lastFetchStartedAt + this.options.minRefetchIntervalMs - this.clock.now();
+    const wait = this.nextFetchAt - this.clock.now();
+    if (wait > 0 && this.failures > 0) {
+      const last = this.lastFailure as ZapierKeysUnavailableError;
+      return Promise.reject(new ZapierKeysUnavailableError(last.message, { cause: last.cause }));
+    }
     this.inflight = (async () => {
       try {
-        if (wait > 0 && this.keySet) await boundedSleep(wait);
-        this.lastFetchStartedAt = this.clock.now();
+        if (wait > 0) await boundedSleep(wait);
+        const startedAt = this.clock.now();
+        this.nextFetchAt = startedAt + this.options.minRefetchIntervalMs;
         await this.fetchKeys();
+      } catch (error) {
+        this.failures += 1;
+        this.lastFailure = error as ZapierKeysUnavailableError;
+        this.nextFetchAt =
+          this.clock.now() +
+          backoffDelay(this.failures, this.options.minRefetchIntervalMs, this.options.maxBackoffMs);
+        throw error;
       } finally {
         this.inflight = undefined;
       }
@@ -96,27 +122,37 @@ export class ZapierKeySet {
         await response.body?.cancel();
         throw new Error(ZapierMessages.jwksStatus(response.status));
       }
-      jwks = (await response.json()) as JSONWebKeySet;
+      jwks = JSON.parse(await readJwks(response)) as JSONWebKeySet;
       const keySet = createLocalJWKSet(jwks);
       this.keySet = keySet;
       this.kids = new Set(
         jwks.keys.map((key) => key.kid).filter((kid): kid is string => typeof kid === 'string'),
       );
       this.fetchedAt = this.clock.now();
-      if (this.outage) this.logger.log(ZapierMessages.keysReachableAgain(this.options.url));
-      this.outage = false;
+      if (this.failures > 0) this.logger.log(ZapierMessages.keysReachableAgain(this.options.url));
+      this.failures = 0;
     } catch (error) {
       const reason = describeFetchError(error);
-      if (!this.outage) {
+      if (this.failures === 0) {
         this.logger.error(
           this.keySet
             ? ZapierMessages.keysRefreshFailed(this.options.url, reason)
             : ZapierMessages.keysFetchFailed(this.options.url, reason),
         );
       }
-      this.outage = true;
       throw new ZapierKeysUnavailableError(reason, { cause: error });
     }
+  }
+}
+
+async function readJwks(response: Response): Promise<string> {
+  try {
+    return await readLimitedText(response, ZAPIER_JWKS_MAX_BYTES);
+  } catch (error) {
+    if (error instanceof ZapierBodyTooLargeError) {
+      throw new Error(ZapierMessages.jwksTooLarge(error.limit), { cause: error });
+    }
+    throw error;
   }
 }
 

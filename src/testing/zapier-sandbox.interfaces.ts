@@ -19,11 +19,13 @@ export type SandboxPollShape = 'reference' | 'guide';
 
 /**
  * How `GET /.well-known/jwks.json` behaves: serve the keys, answer 503, never answer, answer
- * broken JSON, or answer 302 to a URL that serves the keys.
+ * broken JSON, answer `{"keys": null}`, serve the keys padded to 2 MiB (`oversized`), or answer
+ * 302 to a URL that serves the keys.
  *
  * @publicApi
  */
-export type SandboxJwksBehaviour = 'ok' | 'error-503' | 'hang' | 'invalid-json' | 'redirect';
+export type SandboxJwksBehaviour =
+  'ok' | 'error-503' | 'hang' | 'invalid-json' | 'keys-null' | 'oversized' | 'redirect';
 
 /**
  * How a 429's `Retry-After` names the end of the cooldown: whole `seconds` from now (what Zapier

@@ -97,6 +97,33 @@ void describe('ZapierSandbox JWKS', () => {
     }
   });
 
+  void it('serves {"keys": null} when told to, which jose rejects as malformed', async () => {
+    sandbox.setJwksBehaviour('keys-null');
+    try {
+      const response = await fetch(sandbox.jwksUrl);
+      assert.equal(response.status, 200);
+      assert.deepEqual(await response.json(), { keys: null });
+      const token = await sandbox.signer.sign();
+      assert.equal(await rejectionCode(verifyRemote(sandbox, token)), 'ERR_JWKS_INVALID');
+    } finally {
+      sandbox.setJwksBehaviour('ok');
+    }
+  });
+
+  void it('serves the keys padded past 2 MiB when told to, still a valid key set', async () => {
+    sandbox.setJwksBehaviour('oversized');
+    try {
+      const response = await fetch(sandbox.jwksUrl);
+      const text = await response.text();
+      assert.ok(Buffer.byteLength(text) > 2 * 1024 * 1024);
+      const { keys } = JSON.parse(text) as { keys: { kid: string }[] };
+      assert.equal(keys[0]?.kid, sandbox.signer.kid);
+      assert.ok(await verifyRemote(sandbox, await sandbox.signer.sign()));
+    } finally {
+      sandbox.setJwksBehaviour('ok');
+    }
+  });
+
   void it('redirects when told to; jose refuses, a following client gets the keys', async () => {
     sandbox.setJwksBehaviour('redirect');
     try {

@@ -458,6 +458,12 @@ export class ZapierSandbox {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end('{"keys": [');
         return;
+      case 'keys-null':
+        send(res, 200, { keys: null });
+        return;
+      case 'oversized':
+        send(res, 200, { ...this.signer.jwks(), padding: 'x'.repeat(2 * 1024 * 1024) });
+        return;
       case 'redirect':
         res.writeHead(302, { location: `${this.url}${JWKS_REDIRECTED_PATH}` });
         res.end();
