@@ -108,6 +108,8 @@ export const ZapierMessages = {
     `${method} ${safeForLog(path)}: Zapier answered ${status}${detail ? ` (${safeForLog(detail)})` : ''}.`,
   noResponse: (method: string, path: string, reason: string) =>
     `${method} ${safeForLog(path)}: no response from Zapier (${safeForLog(reason)}); check that the apiBaseUrl option is reachable from this host within requestTimeoutMs.`,
+  apiResponseTooLarge: (method: string, path: string, status: number, limit: number) =>
+    `${method} ${safeForLog(path)}: Zapier answered ${status} with a body larger than ${limit} bytes, which was not read; raise the responseBodyLimit option if results this large are expected.`,
   runNotRecorded: (runId: string) =>
     `Zapier started run ${safeForLog(runId)}, but it could not be recorded locally, so do not start it again: its result will still arrive, without its metadata.`,
   unknownRunStatus: (status: string, runId: string) =>

@@ -349,6 +349,31 @@ describeOnEachEngine('ZapierClient against the sandbox', 'h2_client', pgSkip, (s
     assert.equal((await readRun(zapier.dataSource, done.id))?.status, 'pending');
   });
 
+  it('fails a read whose body exceeds responseBodyLimit with ZapierApiError, storing nothing', async () => {
+    const limit = 64 * 1024;
+    const { sandbox, zapier } = await setup({ zapier: { responseBodyLimit: limit } });
+    sandbox.queueOutcome({
+      status: 'success',
+      results: [{ blob: 'x'.repeat(2 * limit) }],
+      callback: 'never',
+      delayMs: 0,
+    });
+    const { id } = await zapier.client.createActionRun(SAMPLE_RUN);
+    await eventually('the run to complete', () => sandbox.run(id)?.status === 'success');
+    const path = `/v2/action-runs/${encodeURIComponent(id)}`;
+    await assert.rejects(
+      zapier.client.getActionRun(id),
+      (error: unknown) =>
+        error instanceof ZapierApiError &&
+        error.status === 200 &&
+        error.message === ZapierMessages.apiResponseTooLarge('GET', path, 200, limit),
+    );
+    assert.equal(polls(sandbox).length, 1);
+    const row = await readRun(zapier.dataSource, id);
+    assert.equal(row?.status, 'pending');
+    assert.equal(row?.results, null);
+  });
+
   it('handles a callback that lands before the create response: terminal, one event with metadata, never polled', async () => {
     const { sandbox, zapier } = await setup({
       zapier: { polling: { intervalMs: 25, overdueAfterMs: 200 } },

@@ -88,6 +88,32 @@ describeOnEachEngine(
       assert.equal(zapier.logger.find('error', /Polling overdue runs failed/).length, 0);
     });
 
+    it('records a poll whose answer exceeds responseBodyLimit as a failure, storing no results', async () => {
+      const limit = 64 * 1024;
+      const { sandbox, zapier } = await setup({
+        zapier: { polling: FAST_POLLING, responseBodyLimit: limit },
+      });
+      sandbox.queueOutcome({
+        status: 'success',
+        results: [{ blob: 'x'.repeat(2 * limit) }],
+        callback: 'never',
+        delayMs: 0,
+      });
+      const { id } = await zapier.client.createActionRun(SAMPLE_RUN);
+      await eventually('the failed poll to be recorded', async () => {
+        const row = await readRun(zapier.dataSource, id);
+        return row?.pollLastError != null && row?.pollClaimedBy === null;
+      });
+      const row = await readRun(zapier.dataSource, id);
+      assert.equal(
+        row?.pollLastError,
+        ZapierMessages.apiResponseTooLarge('GET', runPath(id), 200, limit),
+      );
+      assert.equal(row?.status, 'pending');
+      assert.equal(row?.results, null);
+      assert.equal(zapier.listener.events.length, 0);
+    });
+
     it('retries a young 404 and expires the run (not-found) once past the grace period', async () => {
       const clock = new TestClock();
       const { sandbox, zapier } = await setup({

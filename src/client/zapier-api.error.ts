@@ -16,9 +16,11 @@ export interface ZapierApiErrorItem {
 }
 
 /**
- * Zapier answered a request with an error status (or the request never got an answer:
- * `status` 0 for a timeout or network error). For a create call, a status 0 or a 5xx means the
- * run may or may not exist; the module never retries it (docs/decisions.md#d5).
+ * Zapier answered a request with an error status, or with a body over `responseBodyLimit`
+ * (`status` is then the answer's; a 2xx to a create means the run was started), or the request
+ * never got an answer (`status` 0 for a timeout or network error). For a create call, a status 0
+ * or a 5xx means the run may or may not exist; the module never retries it
+ * (docs/decisions.md#d5).
  *
  * @publicApi
  */

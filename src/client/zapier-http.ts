@@ -3,6 +3,7 @@ import { ZAPIER_OPTIONS } from '../zapier.constants.js';
 import { ZapierMessages } from '../zapier.messages.js';
 import type { ResolvedZapierOptions } from '../options/resolve-zapier-options.js';
 import { ZapierConfigurationError } from '../errors/zapier-configuration.error.js';
+import { readLimitedText, ZapierBodyTooLargeError } from '../common/read-limited-body.js';
 import { ZapierApiError } from './zapier-api.error.js';
 
 /** A response from Zapier's API, body parsed as JSON when it is JSON. */
@@ -14,8 +15,9 @@ export interface ZapierResponse {
 }
 
 /**
- * Sends one request to Zapier's API with the access token and the request timeout. It never
- * retries; callers decide (a create must not be retried on a timeout or 5xx).
+ * Sends one request to Zapier's API with the access token and the request timeout, reading at
+ * most `responseBodyLimit` bytes of the answer. It never retries; callers decide (a create must
+ * not be retried on a timeout or 5xx).
  */
 @Injectable()
 export class ZapierHttp {
@@ -38,7 +40,7 @@ export class ZapierHttp {
   ): Promise<ZapierResponse> {
     const token = await this.token();
     const timeout = AbortSignal.timeout(this.options.requestTimeoutMs);
-    let response: Response;
+    let response: Response | undefined;
     let text: string;
     try {
       response = await fetch(`${this.options.apiBaseUrl}${path}`, {
@@ -53,9 +55,17 @@ export class ZapierHttp {
         signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
       });
       // The timeout covers the body too: an answer that stalls mid-body is no answer.
-      text = await response.text();
+      text = await readLimitedText(response, this.options.responseBodyLimit);
     } catch (error) {
       if (signal?.aborted) throw error;
+      if (error instanceof ZapierBodyTooLargeError && response) {
+        throw new ZapierApiError(
+          ZapierMessages.apiResponseTooLarge(method, path, response.status, error.limit),
+          response.status,
+          [],
+          { cause: error },
+        );
+      }
       const reason =
         (error as Error).name === 'TimeoutError' ? 'timed out' : (error as Error).message;
       throw new ZapierApiError(ZapierMessages.noResponse(method, path, reason), 0, [], {

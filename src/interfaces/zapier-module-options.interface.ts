@@ -210,6 +210,13 @@ export interface ZapierModuleOptions {
    */
   requestTimeoutMs?: number;
   /**
+   * Largest response body read from Zapier's API, in bytes; a longer one fails the request with
+   * `ZapierApiError` and nothing of it is stored. A polled run carries the same results as its
+   * callback, so this matches `callbackBodyLimit`.
+   * @default 20971520 (20 MiB)
+   */
+  responseBodyLimit?: number;
+  /**
    * Body shape of `POST /v2/action-runs/`: the API reference's `{ data: { ..., inputs } }`
    * (default) or, as a fallback, the guides' flat `{ ..., input }` (docs/decisions.md#d1).
    * @default 'reference'

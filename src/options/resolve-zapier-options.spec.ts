@@ -12,6 +12,7 @@ describe('resolveZapierOptions', () => {
     assert.equal(options.clockToleranceSeconds, 30);
     assert.deepEqual(options.algorithms, ['RS256']);
     assert.equal(options.callbackBodyLimit, 20 * 1024 * 1024);
+    assert.equal(options.responseBodyLimit, 20 * 1024 * 1024);
     assert.equal(options.createBodyShape, 'reference');
     assert.deepEqual(options.jwks, {
       timeoutMs: 5000,

@@ -32,6 +32,7 @@ export interface ResolvedZapierOptions {
   };
   callbackBodyLimit: number;
   requestTimeoutMs: number;
+  responseBodyLimit: number;
   createBodyShape: 'reference' | 'flat';
   polling: {
     enabled: boolean;
@@ -108,6 +109,12 @@ export function resolveZapierOptions(options: ZapierModuleOptions): ResolvedZapi
       1024,
     ),
     requestTimeoutMs: integer('requestTimeoutMs', options.requestTimeoutMs, 30_000, 1),
+    responseBodyLimit: integer(
+      'responseBodyLimit',
+      options.responseBodyLimit,
+      20 * 1024 * 1024,
+      1024,
+    ),
     createBodyShape: oneOf('createBodyShape', options.createBodyShape, [
       'reference',
       'flat',
