@@ -153,34 +153,26 @@ export function resolveZapierOptions(options: ZapierModuleOptions): ResolvedZapi
     },
     instanceId: instanceId(options.instanceId),
   };
-  if (resolved.jwks.maxBackoffMs < resolved.jwks.minRefetchIntervalMs) {
-    throw new ZapierConfigurationError(
-      ZapierMessages.invalidOption(
-        'jwks.maxBackoffMs',
-        resolved.jwks.maxBackoffMs,
-        `at least jwks.minRefetchIntervalMs (${resolved.jwks.minRefetchIntervalMs})`,
-      ),
-    );
-  }
-  if (resolved.polling.maxBackoffMs < resolved.polling.initialBackoffMs) {
-    throw new ZapierConfigurationError(
-      ZapierMessages.invalidOption(
-        'polling.maxBackoffMs',
-        resolved.polling.maxBackoffMs,
-        `at least polling.initialBackoffMs (${resolved.polling.initialBackoffMs})`,
-      ),
-    );
-  }
-  if (resolved.polling.maxCooldownMs < resolved.polling.cooldownMs) {
-    throw new ZapierConfigurationError(
-      ZapierMessages.invalidOption(
-        'polling.maxCooldownMs',
-        resolved.polling.maxCooldownMs,
-        `at least polling.cooldownMs (${resolved.polling.cooldownMs})`,
-      ),
-    );
-  }
+  // Upper bounds that must not fall below their lower bounds.
+  const { jwks: keys, polling: polls } = resolved;
+  atLeast(
+    'jwks.maxBackoffMs',
+    keys.maxBackoffMs,
+    'jwks.minRefetchIntervalMs',
+    keys.minRefetchIntervalMs,
+  );
+  atLeast(
+    'polling.maxBackoffMs',
+    polls.maxBackoffMs,
+    'polling.initialBackoffMs',
+    polls.initialBackoffMs,
+  );
+  atLeast('polling.maxCooldownMs', polls.maxCooldownMs, 'polling.cooldownMs', polls.cooldownMs);
   return resolved;
+}
+
+function atLeast(path: string, value: number, boundPath: string, bound: number): void {
+  if (value < bound) fail(path, value, `at least ${boundPath} (${bound})`);
 }
 
 function fail(path: string, value: unknown, expected: string): never {
