@@ -25,7 +25,7 @@ const OWN_EVENTS: OwnEvents = {
 };
 
 /**
- * Makes the failures of the module's own listeners visible to the dispatcher, so "delivered"
+ * Makes the failures of the module's own listeners visible to the delivery runner, so "delivered"
  * means every listener finished without throwing.
  *
  * `@OnEvent` wraps each handler and, with `suppressErrors` left at its default (`true`), logs and
