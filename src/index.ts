@@ -14,6 +14,7 @@ export type {
   ZapierModuleExtras,
   ZapierModuleOptions,
   ZapierPollingOptions,
+  ZapierResultLimits,
 } from './interfaces/zapier-module-options.interface.js';
 export type { ZapierClock } from './interfaces/zapier-clock.interface.js';
 export type {
@@ -54,7 +55,11 @@ export { ZAPIER_MIGRATIONS, ZapierInitialSchema1764201600000 } from './storage/m
 export { ZapierRunsService } from './runs/zapier-runs.service.js';
 export { ZapierSignatureGuard } from './signature/zapier-signature.guard.js';
 export { ZapierCallbackService } from './callback/zapier-callback.service.js';
-export type { CallbackReceipt, VerifiedCallback } from './callback/zapier-callback.service.js';
+export type {
+  CallbackReceipt,
+  VerifiedCallback,
+  ZapierCallbackRequest,
+} from './callback/zapier-callback.service.js';
 export { ZapierConfigurationError } from './errors/zapier-configuration.error.js';
 export {
   ZapierInvalidCallbackException,

@@ -58,14 +58,28 @@ export const ZapierMessages = {
     `Could not refresh Zapier's signing keys from ${url} (${safeForLog(reason)}); keeping the keys already known, so check that the jwksUrl option is reachable from this host before Zapier rotates its keys.`,
   keysReachableAgain: (url: string) => `Zapier's signing keys are reachable again at ${url}.`,
 
+  warningsSkipped: (count: number) =>
+    `(${count} more like it in the last minute were not logged.)`,
+
   // Callbacks: refused, quarantined, answered.
   /** The 413's body, sent to the caller. */
   callbackBodyTooLarge: (bytes: number, limit: number) =>
     `Callback body of ${bytes} bytes exceeds the limit of ${limit} bytes (option callbackBodyLimit).`,
   callbackRefused: (bytes: number, limit: number) =>
     `Refused a callback of ${bytes} bytes (callbackBodyLimit is ${limit}); the run stays pending for the poller, so raise callbackBodyLimit if results this large are expected.`,
-  callbackRefusedUnsized: (limit: number) =>
-    `Refused a callback over the limit (callbackBodyLimit is ${limit}); the run stays pending for the poller, so raise callbackBodyLimit if results this large are expected.`,
+  /** The 413's body for a compression bomb. */
+  bodyCompressionRatio: (ratio: number) =>
+    `Callback body inflates more than ${ratio} times its compressed size; no real callback does.`,
+  /** The 503's body when the callbacks being read hold the whole memory budget. */
+  callbackMemorySpent: () =>
+    'Too many large callbacks are being read at once (option callbackMemoryLimit); retry later.',
+  /** The 413's body for a callback that alone needs more than the whole memory budget. */
+  callbackOverMemoryLimit: (limit: number) =>
+    `Callback needs more than the ${limit} bytes of memory callbacks may hold (option callbackMemoryLimit).`,
+  callbackMemoryRefused: () =>
+    'Answered 503 to a signed callback because the callbacks being read hold all of callbackMemoryLimit; Zapier retries it, but raise callbackMemoryLimit if this repeats.',
+  callbackRefusedBody: (reason: string) =>
+    `Refused a signed callback: ${reason} The run stays pending for the poller.`,
   /** The 400's body, sent to the caller: `problems` joined with `; `. */
   invalidCallback: (problems: string) => `Not a Zapier action-run callback: ${problems}.`,
   callbackQuarantined: (bytes: number, reason: string) =>
@@ -80,6 +94,11 @@ export const ZapierMessages = {
   bodyEncoding: (encoding: string) => `content encoding "${safeForLog(encoding)}" is not supported`,
   bodyUnreadable: (cause: string) => `the body could not be read: ${safeForLog(cause)}`,
   bodyInvalidJson: (cause: string) => `the body is not valid JSON (${safeForLog(cause)})`,
+  bodyAborted: () => 'the request ended before its body did',
+  bodyTooDeep: (maxDepth: number) =>
+    `the body nests deeper than ${maxDepth} levels (option resultLimits.maxDepth)`,
+  bodyTooManyValues: (maxValues: number) =>
+    `the body holds more than ${maxValues} elements (option resultLimits.maxValues)`,
   bodyUnparsable: (cause: string) => `the body could not be parsed (${safeForLog(cause)})`,
   bodyNotObject: () => 'the body is not a JSON object',
   dataNotObject: () => 'data must be an object',

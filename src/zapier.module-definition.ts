@@ -23,6 +23,7 @@ import {
   ZAPIER_CALLBACK_PATH,
   ZapierCallbackBodyInstaller,
 } from './callback/zapier-callback-body.installer.js';
+import { ZapierCallbackGate } from './callback/zapier-callback-gate.js';
 
 /** Injection token of the options exactly as passed (see `ZAPIER_OPTIONS` for the resolved ones). */
 export const {
@@ -37,6 +38,7 @@ export const {
     {
       callbackPath: DEFAULT_CALLBACK_PATH,
       registerController: true,
+      controllerDecorators: [],
       dataSource: undefined,
       isGlobal: false,
     },
@@ -76,13 +78,17 @@ function withExtras(definition: DynamicModule, extras: ZapierModuleExtras): Dyna
       },
       inject: [{ token: dataSourceToken, optional: true }],
     },
-    ...(registerController ? [ZapierCallbackBodyInstaller] : []),
+    // Also for a custom route (registerController: false) at callbackPath: the same reader.
+    ZapierCallbackGate,
+    ZapierCallbackBodyInstaller,
   ];
   return {
     ...definition,
     global: extras.isGlobal === true,
     imports: [...(definition.imports ?? []), DiscoveryModule, entitiesOf(extras.dataSource)],
-    controllers: registerController ? [createZapierCallbackController(path)] : [],
+    controllers: registerController
+      ? [createZapierCallbackController(path, extras.controllerDecorators ?? [])]
+      : [],
     providers: [...(definition.providers ?? []), ...providers],
   };
 }

@@ -1,21 +1,22 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
-import type { Readable } from 'node:stream';
 import { ZapierMessages } from '../zapier.messages.js';
 import { isJsonContentType, type CallbackRequestExtras } from './callback-request.js';
+import { closeAfterAnswer, writeRefusal } from './refuse-early.js';
+import { refusalOfRead, type ZapierCallbackGate } from './zapier-callback-gate.js';
 
 type Request = IncomingMessage & CallbackRequestExtras & { body?: unknown; path?: string };
 
 /**
- * Reads the callback route's body on Express, ahead of Nest's global JSON parser (100 kB limit:
- * its 413 is a 4xx Zapier never retries). It keeps the raw text and parses JSON itself; a parse
- * failure is recorded rather than answered, so the signature guard still runs first and an
- * unsigned request gets its 401. Once the stream is consumed, Nest's parser skips the request.
+ * The callback route's first middleware on Express, ahead of Nest's global JSON parser (100 kB
+ * limit: its 413 is a 4xx Zapier never retries) and of every host middleware. It answers a bad
+ * signature (401) or an unusable length (413) from the headers alone, then reads the body within
+ * the gate's limits, keeps the raw text and parses JSON itself. A body that is signed but not
+ * usable JSON is recorded rather than answered, so the route quarantines it and answers 400.
+ * Once the stream is consumed, Nest's parser skips the request.
  */
 export function expressCallbackBodyReader(
   isCallbackPath: (path: string) => boolean,
-  limit: number,
-  onTooLarge: (bytes: number) => void,
+  gate: ZapierCallbackGate,
 ) {
   return function zapierCallbackBody(
     req: Request,
@@ -26,99 +27,49 @@ export function expressCallbackBodyReader(
       next();
       return;
     }
-    const declared = Number(req.headers['content-length']);
-    if (declared > limit) {
-      tooLarge(req, res, declared, limit, onTooLarge);
-      return;
-    }
-    let source: Readable;
-    try {
-      source = decoded(req);
-    } catch (error) {
-      req.zapierBodyError = (error as Error).message;
-      req.resume();
-      req.on('end', () => next());
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let failed = false;
-    source.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        failed = true;
-        source.removeAllListeners('data');
-        tooLarge(req, res, size, limit, onTooLarge);
-        return;
-      }
-      chunks.push(chunk);
-    });
-    source.on('error', (error: Error) => {
-      if (failed) return;
-      failed = true;
-      req.zapierBodyError = ZapierMessages.bodyUnreadable(error.message);
-      next();
-    });
-    source.on('end', () => {
-      if (failed) return;
-      const raw = Buffer.concat(chunks).toString('utf8');
-      req.zapierRawBody = raw;
-      const charset = /charset=([^;]+)/i
-        .exec(req.headers['content-type'] ?? '')?.[1]
-        ?.trim()
-        .toLowerCase();
-      if (!isJsonContentType(req.headers['content-type'])) {
-        req.zapierBodyError = ZapierMessages.bodyNotJsonType(
-          req.headers['content-type'] ?? '(none)',
-        );
-      } else if (charset && charset !== 'utf-8' && charset !== 'utf8') {
-        req.zapierBodyError = ZapierMessages.bodyCharset(charset);
-      } else {
-        try {
-          req.body = JSON.parse(raw);
-        } catch (error) {
-          req.zapierBodyError = ZapierMessages.bodyInvalidJson((error as Error).message);
-        }
-      }
-      next();
-    });
+    void receive(req, res, gate).then((answered) => {
+      if (!answered) next();
+    }, next);
   };
 }
 
-function decoded(req: IncomingMessage): Readable {
-  const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase();
-  switch (encoding) {
-    case 'identity':
-      return req;
-    case 'gzip':
-    case 'x-gzip':
-      return req.pipe(createGunzip());
-    case 'deflate':
-      return req.pipe(createInflate());
-    case 'br':
-      return req.pipe(createBrotliDecompress());
-    default:
-      throw new Error(ZapierMessages.bodyEncoding(encoding));
-  }
-}
-
-function tooLarge(
-  req: IncomingMessage,
+/** Reads the callback onto `req`; true when it was answered here and the chain stops. */
+async function receive(
+  req: Request,
   res: ServerResponse,
-  bytes: number,
-  limit: number,
-  onTooLarge: (bytes: number) => void,
-): void {
-  onTooLarge(bytes);
-  req.resume();
-  res.statusCode = 413;
-  res.setHeader('content-type', 'application/json; charset=utf-8');
-  res.setHeader('connection', 'close');
-  res.end(
-    JSON.stringify({
-      statusCode: 413,
-      error: 'Payload Too Large',
-      message: ZapierMessages.callbackBodyTooLarge(bytes, limit),
-    }),
-  );
+  gate: ZapierCallbackGate,
+): Promise<boolean> {
+  const refusal = await gate.admit(req);
+  if (refusal) {
+    writeRefusal(req, res, refusal);
+    return true;
+  }
+  const read = await gate.read(req, req, res);
+  if (!read.ok && read.status !== 400) {
+    writeRefusal(req, res, refusalOfRead(read));
+    return true;
+  }
+  if (!read.ok) {
+    // Stopped reading part-way: what was read is quarantined, the rest of the upload is not read.
+    closeAfterAnswer(req, res);
+    req.zapierRawBody = read.partial.toString('utf8');
+    req.zapierBodyError = read.reason;
+    return false;
+  }
+  const raw = read.body.toString('utf8');
+  req.zapierRawBody = raw;
+  const contentType = req.headers['content-type'];
+  const charset = /charset=([^;]+)/i.exec(contentType ?? '')?.[1]?.trim().toLowerCase();
+  if (!isJsonContentType(contentType)) {
+    req.zapierBodyError = ZapierMessages.bodyNotJsonType(contentType ?? '(none)');
+  } else if (charset && charset !== 'utf-8' && charset !== 'utf8') {
+    req.zapierBodyError = ZapierMessages.bodyCharset(charset);
+  } else {
+    try {
+      req.body = JSON.parse(raw);
+    } catch (error) {
+      req.zapierBodyError = ZapierMessages.bodyInvalidJson((error as Error).message);
+    }
+  }
+  return false;
 }

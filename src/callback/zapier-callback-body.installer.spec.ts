@@ -25,12 +25,14 @@ import { ZAPIER_SIGNATURE_HEADER } from '../zapier.constants.js';
 import { ZapierMessages } from '../zapier.messages.js';
 import type { CallbackRequestExtras } from './callback-request.js';
 import { ZapierCallbackBodyInstaller } from './zapier-callback-body.installer.js';
+import { ZapierCallbackGate } from './zapier-callback-gate.js';
 import { ZapierCallbackService } from './zapier-callback.service.js';
 import { lifecycleOver } from '../../test/support/lifecycle.js';
 
 const NOW = Date.UTC(2026, 0, 15, 12);
 const MiB = 1024 * 1024;
 const LIMIT = 64 * 1024;
+const clock = { now: () => NOW };
 
 interface Quarantined {
   runId: string | null;
@@ -77,12 +79,12 @@ describe('ZapierCallbackBodyInstaller', () => {
     callbackBodyLimit?: number,
   ): T {
     const host = new HttpAdapterHost();
-    new ZapierCallbackBodyInstaller(
-      host,
-      resolveZapierOptions(callbackBodyLimit === undefined ? {} : { callbackBodyLimit }),
-      path,
-      callbacks,
-    );
+    const options = resolveZapierOptions({
+      jwksUrl: sandbox.jwksUrl,
+      ...(callbackBodyLimit === undefined ? {} : { callbackBodyLimit }),
+    });
+    const gate = new ZapierCallbackGate(options, new ZapierSignatureVerifier(options, clock));
+    new ZapierCallbackBodyInstaller(host, options, path, gate, callbacks);
     host.httpAdapter = adapter;
     return adapter;
   }
@@ -92,15 +94,10 @@ describe('ZapierCallbackBodyInstaller', () => {
   before(async () => {
     Logger.overrideLogger(logger);
     sandbox = await ZapierSandbox.start({ rateLimit: false });
-    const clock = { now: () => NOW };
     const options = resolveZapierOptions({ jwksUrl: sandbox.jwksUrl });
     ({ dataSource, close: closeDatabase } = await migratedDataSource('sqlite', 'installer_spec'));
     const lifecycle = lifecycleOver(dataSource, options, clock, new ZapierClaimedDeliveries());
-    callbacks = new ZapierCallbackService(
-      lifecycle,
-      new ZapierSignatureVerifier(options, clock),
-      clock,
-    );
+    callbacks = new ZapierCallbackService(lifecycle, clock);
     signature = await sandbox.signer.sign({ issuedAt: new Date(NOW) });
   });
   after(async () => {
@@ -184,8 +181,12 @@ describe('ZapierCallbackBodyInstaller', () => {
       fastifyApp('/zapier/callback', LIMIT);
       const text = jsonOf(LIMIT);
       const response = await post('/zapier/callback', text);
-      assert.equal(response.statusCode, 413);
-      assert.equal(response.json<{ code: string }>().code, 'FST_ERR_CTP_BODY_TOO_LARGE');
+      assert.equal(response.statusCode, 413, 'from the declared length, before any body byte');
+      assert.equal(response.headers.connection, 'close');
+      assert.equal(
+        response.json<{ message: string }>().message,
+        ZapierMessages.callbackBodyTooLarge(Buffer.byteLength(text), LIMIT),
+      );
       assert.deepEqual(warnings(), [
         {
           level: 'warn',
@@ -196,13 +197,15 @@ describe('ZapierCallbackBodyInstaller', () => {
       assert.deepEqual(await quarantined(), []);
     });
 
-    it('warns without a size when a body with no declared length grows past the limit', async () => {
+    it('stops reading a body with no declared length once it grows past the limit', async () => {
       fastifyApp('/zapier/callback', LIMIT);
       const response = await post('/zapier/callback', Readable.from([jsonOf(2 * LIMIT)]));
       assert.equal(response.statusCode, 413);
+      const { message } = response.json<{ message: string }>();
+      assert.match(message, /exceeds the limit of 65536 bytes/);
       assert.deepEqual(
         warnings().map((entry) => entry.message),
-        [ZapierMessages.callbackRefusedUnsized(LIMIT)],
+        [ZapierMessages.callbackRefusedBody(message)],
       );
     });
 
@@ -226,7 +229,7 @@ describe('ZapierCallbackBodyInstaller', () => {
       );
     });
 
-    it('drops an unparsable body that is unsigned or badly signed', async () => {
+    it('answers 401 to an unsigned or badly signed body, and keeps nothing of it', async () => {
       fastifyApp();
       const forged = await sandbox.signer.signWithForeignKey({ issuedAt: new Date(NOW) });
       for (const headers of [{}, { [ZAPIER_SIGNATURE_HEADER]: forged }]) {
@@ -236,7 +239,8 @@ describe('ZapierCallbackBodyInstaller', () => {
           payload: '{"id": ',
           headers: { 'content-type': 'application/json', ...headers },
         });
-        assert.equal(response.statusCode, 400);
+        assert.equal(response.statusCode, 401);
+        assert.equal(response.headers.connection, 'close');
       }
       assert.deepEqual(await quarantined(), []);
     });
@@ -264,7 +268,7 @@ describe('ZapierCallbackBodyInstaller', () => {
       );
       const accepted = await post('/zapier/callback', '{"id":"run-3"}');
       assert.deepEqual(accepted.json(), { rawBody: '{"id":"run-3"}' });
-      const refused = await post('/zapier/callback', jsonOf(LIMIT));
+      const refused = await post('/zapier/callback', Readable.from([jsonOf(LIMIT)]));
       assert.equal(refused.statusCode, 413);
       assert.deepEqual(ran, ['preParsing', 'preParsing', 'onError 413']);
       assert.equal(warnings().length, 1);

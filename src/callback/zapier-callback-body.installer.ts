@@ -1,11 +1,15 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { HttpException, Inject, Injectable } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
-import { Transform, type Readable } from 'node:stream';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
 import { ZAPIER_OPTIONS } from '../zapier.constants.js';
 import { ZapierMessages } from '../zapier.messages.js';
 import type { ResolvedZapierOptions } from '../options/resolve-zapier-options.js';
+import { ZapierInvalidCallbackException } from '../errors/zapier-http.exceptions.js';
 import type { CallbackRequestExtras } from './callback-request.js';
 import { expressCallbackBodyReader } from './express-callback-body.reader.js';
+import { closeAfterAnswer } from './refuse-early.js';
+import { refusalOfRead, ZapierCallbackGate } from './zapier-callback-gate.js';
 import { ZapierCallbackService } from './zapier-callback.service.js';
 
 /** Injection token of the callback route path (an import-time extra). */
@@ -15,48 +19,43 @@ interface FastifyRouteOptions {
   url: string;
   method: string | string[];
   bodyLimit?: number;
+  onRequest?: unknown;
   preParsing?: unknown;
   onError?: unknown;
 }
 interface FastifyLike {
   addHook(name: 'onRoute', hook: (route: FastifyRouteOptions) => void): void;
 }
-type FastifyRequestLike = CallbackRequestExtras & {
-  headers: Record<string, string | string[] | undefined>;
-};
+type FastifyRequestLike = CallbackRequestExtras & { raw: IncomingMessage };
+interface FastifyReplyLike {
+  raw: ServerResponse;
+  code(status: number): FastifyReplyLike;
+  send(body: unknown): FastifyReplyLike;
+}
 
 /**
- * Lets the callback route take large bodies with no change to the host's `main.ts` (no
- * `rawBody`, no body-parser call), and keeps each body as received.
+ * Puts the gate in front of the callback route, with no change to the host's `main.ts` (no
+ * `rawBody`, no body-parser call), whether the route is the module's controller or the host's
+ * own (`registerController: false`, same `callbackPath`).
  *
  * It acts when the HTTP adapter is attached, which happens before Nest registers its body parsers
- * and routes: on Express it mounts a reader for the callback path ahead of the global JSON parser;
- * on Fastify it raises the route's `bodyLimit` (Fastify's default is 1 MiB) and tees the body as
- * it streams to the parser. Other routes are untouched. Under a global prefix the path is matched
- * by its end.
+ * and routes: on Express it mounts a reader for the callback path ahead of every middleware; on
+ * Fastify it adds route hooks that verify on `onRequest` (before any body byte is read) and read
+ * the body on `preParsing`, handing Fastify's parser the decoded bytes (Fastify's default limit is
+ * 1 MiB, so the route's `bodyLimit` is raised). Other routes are untouched. Under a global prefix
+ * the path is matched by its end.
  */
 @Injectable()
 export class ZapierCallbackBodyInstaller {
-  private readonly logger = new Logger('ZapierCallback');
-
   constructor(
     adapterHost: HttpAdapterHost,
     @Inject(ZAPIER_OPTIONS) private readonly options: ResolvedZapierOptions,
     @Inject(ZAPIER_CALLBACK_PATH) private readonly path: string,
+    private readonly gate: ZapierCallbackGate,
     private readonly callbacks: ZapierCallbackService,
   ) {
     adapterHost.init$.subscribe(() => this.install(adapterHost));
   }
-
-  /** Zapier never retries a 413, so a refused callback is worth a warning. */
-  private tooLarge = (bytes: number | undefined): void => {
-    const limit = this.options.callbackBodyLimit;
-    this.logger.warn(
-      bytes === undefined
-        ? ZapierMessages.callbackRefusedUnsized(limit)
-        : ZapierMessages.callbackRefused(bytes, limit),
-    );
-  };
 
   private isCallbackPath = (path: string): boolean => {
     const route = `/${this.path.replace(/^\/+|\/+$/g, '')}`;
@@ -67,63 +66,70 @@ export class ZapierCallbackBodyInstaller {
   private install(adapterHost: HttpAdapterHost): void {
     const adapter = adapterHost.httpAdapter;
     if (!adapter) return;
-    const limit = this.options.callbackBodyLimit;
     if (adapter.getType() === 'express') {
-      adapter.use(expressCallbackBodyReader(this.isCallbackPath, limit, this.tooLarge));
+      adapter.use(expressCallbackBodyReader(this.isCallbackPath, this.gate));
     } else if (adapter.getType() === 'fastify') {
       adapter.getInstance<FastifyLike>().addHook('onRoute', (route) => {
         const methods = Array.isArray(route.method) ? route.method : [route.method];
         if (!methods.includes('POST') || !this.isCallbackPath(route.url)) return;
-        route.bodyLimit = limit;
-        route.preParsing = [...asList(route.preParsing), keepRawBody];
+        route.bodyLimit = this.options.callbackBodyLimit;
+        route.onRequest = [...asList(route.onRequest), this.verifyFirst];
+        route.preParsing = [...asList(route.preParsing), this.readBody];
         route.onError = [...asList(route.onError), this.quarantineUnparsable];
       });
     }
   }
 
-  /** A body Fastify's parser rejected (400) is kept if it was signed; a 413 is logged. */
+  private verifyFirst = async (
+    request: FastifyRequestLike,
+    reply: FastifyReplyLike,
+  ): Promise<FastifyReplyLike | undefined> => {
+    const refusal = await this.gate.admit(request.raw);
+    if (!refusal) return undefined;
+    closeAfterAnswer(request.raw, reply.raw);
+    // Returning the reply tells Fastify the request was answered here.
+    return reply.code(refusal.status).send(refusal.body);
+  };
+
+  /** Reads the body through the gate and hands Fastify's parser the decoded bytes. */
+  private readBody = async (
+    request: FastifyRequestLike,
+    reply: FastifyReplyLike,
+    payload: Readable,
+  ): Promise<Readable> => {
+    const read = await this.gate.read(request.raw, payload, reply.raw);
+    if (!read.ok) {
+      closeAfterAnswer(request.raw, reply.raw);
+      if (read.status !== 400) {
+        const refusal = refusalOfRead(read);
+        throw new HttpException(refusal.body, refusal.status);
+      }
+      request.zapierRawBody = read.partial.toString('utf8');
+      throw new ZapierInvalidCallbackException([read.reason]);
+    }
+    request.zapierRawBody = read.body.toString('utf8');
+    // Fastify compares Content-Length with this rather than with the decoded length.
+    return Object.assign(Readable.from([read.body]), { receivedEncodedLength: read.receivedBytes });
+  };
+
+  /** A signed body Fastify's parser (or the gate) refused with 400 is quarantined. */
   private quarantineUnparsable = async (
     request: FastifyRequestLike,
     _reply: unknown,
     error: { statusCode?: number; message?: string },
   ): Promise<void> => {
-    if (error.statusCode === 413) {
-      const declared = Number(request.headers['content-length']);
-      this.tooLarge(Number.isFinite(declared) ? declared : undefined);
-      return;
-    }
     if (error.statusCode !== 400 || request.zapierRawBody === undefined) return;
-    await this.callbacks.quarantineIfSigned(
-      request.headers,
-      request.zapierRawBody,
-      ZapierMessages.bodyUnparsable(error.message ?? 'unknown error'),
-    );
+    if (!this.gate.admitted(request.raw)) return;
+    const reason =
+      error instanceof ZapierInvalidCallbackException
+        ? error.problems.join('; ')
+        : ZapierMessages.bodyUnparsable(error.message ?? 'unknown error');
+    // Already answered 400; if it cannot be kept, the run still waits for the poller.
+    await this.callbacks.quarantine(request.zapierRawBody, reason).catch(() => undefined);
   };
 }
 
 function asList(hook: unknown): unknown[] {
   if (hook === undefined || hook === null) return [];
   return Array.isArray(hook) ? hook : [hook];
-}
-
-/** Fastify `preParsing` hook: passes the body through unchanged, keeping a copy. */
-function keepRawBody(
-  request: FastifyRequestLike,
-  _reply: unknown,
-  payload: Readable,
-  done: (error: Error | null, payload?: Readable) => void,
-): void {
-  const chunks: Buffer[] = [];
-  const tee = new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      chunks.push(chunk);
-      callback(null, chunk);
-    },
-    flush(callback) {
-      request.zapierRawBody = Buffer.concat(chunks).toString('utf8');
-      callback();
-    },
-  });
-  payload.on('error', (error) => tee.destroy(error));
-  done(null, payload.pipe(tee));
 }

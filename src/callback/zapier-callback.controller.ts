@@ -1,37 +1,41 @@
-import { Controller, HttpCode, HttpStatus, Post, Req, UseGuards, type Type } from '@nestjs/common';
-import { ZapierMessages } from '../zapier.messages.js';
+import {
+  applyDecorators,
+  Controller,
+  HttpCode,
+  HttpStatus,
+  Post,
+  Req,
+  UseGuards,
+  VERSION_NEUTRAL,
+  type Type,
+} from '@nestjs/common';
 import { ZapierSignatureGuard } from '../signature/zapier-signature.guard.js';
-import type { CallbackRequestExtras } from './callback-request.js';
-import { ZapierCallbackService, type CallbackReceipt } from './zapier-callback.service.js';
-
-type CallbackRequest = CallbackRequestExtras & {
-  body?: unknown;
-  headers: Record<string, string | string[] | undefined>;
-};
+import {
+  ZapierCallbackService,
+  type CallbackReceipt,
+  type ZapierCallbackRequest,
+} from './zapier-callback.service.js';
 
 /**
  * Builds the controller of `POST /{callbackPath}` for the path given at import time (a mixin, so
- * the route is a plain `@Controller(path)`, with no metadata rewritten at runtime).
+ * the route is a plain `@Controller(path)`, with no metadata rewritten at runtime). It is
+ * version-neutral: under URI versioning Zapier keeps calling the URL it was given. `decorators`
+ * are the host's (e.g. `@Public()` for its global auth guard, `@SkipThrottle()`).
  */
-export function createZapierCallbackController(path: string): Type<unknown> {
-  @Controller(path)
+export function createZapierCallbackController(
+  path: string,
+  decorators: readonly ClassDecorator[] = [],
+): Type<unknown> {
+  @Controller({ path, version: VERSION_NEUTRAL })
   @UseGuards(ZapierSignatureGuard)
+  @applyDecorators(...decorators)
   class ZapierCallbackController {
     constructor(private readonly callbacks: ZapierCallbackService) {}
 
     @Post()
     @HttpCode(HttpStatus.OK)
-    receive(@Req() request: CallbackRequest): Promise<CallbackReceipt> {
-      const body = request.body;
-      // Fastify hands a text/plain body over as a string; Express's reader records the problem.
-      const bodyError =
-        request.zapierBodyError ??
-        (typeof body === 'string'
-          ? ZapierMessages.bodyNotJsonType(String(request.headers['content-type']))
-          : body === undefined
-            ? ZapierMessages.bodyEmpty()
-            : undefined);
-      return this.callbacks.handle({ body, rawBody: request.zapierRawBody, bodyError });
+    receive(@Req() request: ZapierCallbackRequest): Promise<CallbackReceipt> {
+      return this.callbacks.receive(request);
     }
   }
   return ZapierCallbackController;

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { ZAPIER_CLOCK, ZAPIER_SIGNATURE_HEADER } from '../zapier.constants.js';
+import { ZAPIER_CLOCK } from '../zapier.constants.js';
 import { ZapierMessages } from '../zapier.messages.js';
 import type { ZapierClock } from '../interfaces/zapier-clock.interface.js';
 import {
@@ -7,9 +7,10 @@ import {
   ZapierUnavailableException,
 } from '../errors/zapier-http.exceptions.js';
 import { OutageLog } from '../common/outage-log.js';
-import { ZapierSignatureVerifier } from '../signature/zapier-signature.verifier.js';
+import { RateLimitedLog } from '../common/rate-limited-log.js';
 import { ZapierRunLifecycle } from '../runs/zapier-run-lifecycle.js';
 import { parseActionRunCallback } from './parse-action-run-callback.js';
+import type { CallbackRequestExtras } from './callback-request.js';
 
 /** A callback whose signature verified, as the route received it. */
 export interface VerifiedCallback {
@@ -20,6 +21,12 @@ export interface VerifiedCallback {
   /** Why the body could not be read as JSON, if it could not. */
   bodyError?: string;
 }
+
+/** The request of a callback route, Express's or Fastify's, as `receive()` reads it. @publicApi */
+export type ZapierCallbackRequest = CallbackRequestExtras & {
+  body?: unknown;
+  headers: Record<string, string | string[] | undefined>;
+};
 
 /** What the callback route answers with a 2xx. @publicApi */
 export interface CallbackReceipt {
@@ -39,12 +46,31 @@ export interface CallbackReceipt {
 export class ZapierCallbackService {
   private readonly logger = new Logger('ZapierCallback');
   private readonly outage = new OutageLog(this.logger, 'Storing callbacks');
+  /** Signed but unusable bodies: a replayed token could send many (issue of trust, not of cost). */
+  private readonly warnings = new RateLimitedLog(this.logger);
 
   constructor(
     private readonly runs: ZapierRunLifecycle,
-    private readonly verifier: ZapierSignatureVerifier,
     @Inject(ZAPIER_CLOCK) private readonly clock: ZapierClock,
   ) {}
+
+  /**
+   * Accepts the request of a callback route that `ZapierSignatureGuard` let through, as the
+   * module's body reader left it (`callbackPath` names the route, so a custom route gets the same
+   * reader). The same as `handle()`, for a route that passes its request.
+   */
+  receive(request: ZapierCallbackRequest): Promise<CallbackReceipt> {
+    const body = request.body;
+    // Fastify hands a text/plain body over as a string; Express's reader records the problem.
+    const bodyError =
+      request.zapierBodyError ??
+      (typeof body === 'string'
+        ? ZapierMessages.bodyNotJsonType(String(request.headers['content-type']))
+        : body === undefined
+          ? ZapierMessages.bodyEmpty()
+          : undefined);
+    return this.handle({ body, rawBody: request.zapierRawBody, bodyError });
+  }
 
   /**
    * Resolves with a receipt once the result is durably stored (or was already). Throws
@@ -76,21 +102,11 @@ export class ZapierCallbackService {
   }
 
   /**
-   * Quarantines a body the HTTP layer rejected before the route ran (Fastify's JSON parser), if
-   * its signature verifies; an unsigned body is dropped, as nothing from unsigned requests is
-   * stored.
+   * Quarantines a signed body the HTTP layer refused before the route ran (Fastify's JSON parser,
+   * or the body reader's limits). Unsigned bodies never get here: nothing of them is read.
    */
-  async quarantineIfSigned(
-    headers: Record<string, string | string[] | undefined>,
-    rawBody: string,
-    reason: string,
-  ): Promise<void> {
-    try {
-      await this.verifier.verify(headers[ZAPIER_SIGNATURE_HEADER]);
-    } catch {
-      return;
-    }
-    await this.keep(null, reason, rawBody, this.clock.now()).catch(() => undefined);
+  async quarantine(rawBody: string, reason: string): Promise<void> {
+    await this.keep(null, reason, rawBody, this.clock.now());
   }
 
   private async reject(
@@ -117,7 +133,7 @@ export class ZapierCallbackService {
     receivedAt: number,
   ): Promise<void> {
     await this.runs.quarantine({ runId, reason, rawBody, receivedAt });
-    this.logger.warn(
+    this.warnings.warn('quarantined', () =>
       runId
         ? ZapierMessages.runCallbackQuarantined(runId, rawBody.length, reason)
         : ZapierMessages.callbackQuarantined(rawBody.length, reason),

@@ -205,6 +205,20 @@ export interface ZapierModuleOptions {
    */
   callbackBodyLimit?: number;
   /**
+   * Memory that all callbacks being read and stored at once may hold, in bytes: their decoded
+   * bodies plus an estimate of 64 bytes per JSON element (what parsing costs beyond the bytes).
+   * Beyond it a signed callback is answered 503 and Zapier retries it later; the process never
+   * runs out of memory on callbacks. Unsigned requests hold nothing: their body is never read.
+   * @default 100663296 (96 MiB: a 20 MiB body of a million elements needs 84 MiB)
+   */
+  callbackMemoryLimit?: number;
+  /**
+   * Limits on the shape of a run's results, from a callback or a poll: JSON nested deeper, or
+   * holding more elements (array items and object members), is refused before it is parsed
+   * (a callback gets 400 and is quarantined; a polled run is parked).
+   */
+  resultLimits?: ZapierResultLimits;
+  /**
    * Timeout of one request to Zapier's API.
    * @default 30000
    */
@@ -233,6 +247,20 @@ export interface ZapierModuleOptions {
   instanceId?: string;
 }
 
+/** @publicApi */
+export interface ZapierResultLimits {
+  /**
+   * Deepest nesting of arrays and objects.
+   * @default 64
+   */
+  maxDepth?: number;
+  /**
+   * Most elements.
+   * @default 1000000
+   */
+  maxValues?: number;
+}
+
 /**
  * Settings that shape the module graph, so they are known at import time: with
  * `forRootAsync()` they sit next to `useFactory`, not in what it returns.
@@ -246,11 +274,20 @@ export interface ZapierModuleExtras {
    */
   callbackPath?: string;
   /**
-   * Register the callback controller. Set `false` to mount your own route with the exported
-   * `ZapierSignatureGuard` and `ZapierCallbackService`.
+   * Register the callback controller. Set `false` to mount your own route at `callbackPath` with
+   * the exported `ZapierSignatureGuard` and `ZapierCallbackService.receive()`; the module's body
+   * reader still serves that path.
    * @default true
    */
   registerController?: boolean;
+  /**
+   * Class decorators applied to the module's callback controller, for the host's global guards:
+   * for example `[Public()]` for a global auth guard that skips routes so marked, and
+   * `[SkipThrottle()]` for `@nestjs/throttler`. Zapier answers a 4xx by giving up, so a global
+   * guard must let its callbacks through; the signature guard still runs.
+   * @default []
+   */
+  controllerDecorators?: ClassDecorator[];
   /**
    * Name of the TypeORM data source to store runs in.
    * @default 'default'

@@ -31,6 +31,8 @@ export interface ResolvedZapierOptions {
     maxBackoffMs: number;
   };
   callbackBodyLimit: number;
+  callbackMemoryLimit: number;
+  resultLimits: { maxDepth: number; maxValues: number };
   requestTimeoutMs: number;
   responseBodyLimit: number;
   createBodyShape: 'reference' | 'flat';
@@ -60,7 +62,13 @@ export interface ResolvedZapierOptions {
 }
 
 /** Keys of the options object `forRootAsync()`'s factory must not return (they are extras). */
-const EXTRA_KEYS = ['callbackPath', 'registerController', 'dataSource', 'isGlobal'] as const;
+const EXTRA_KEYS = [
+  'callbackPath',
+  'registerController',
+  'controllerDecorators',
+  'dataSource',
+  'isGlobal',
+] as const;
 
 /**
  * Applies the defaults (written here and nowhere else) and validates the result. Throws
@@ -79,6 +87,7 @@ export function resolveZapierOptions(options: ZapierModuleOptions): ResolvedZapi
   const polling = options.polling ?? {};
   const delivery = options.delivery ?? {};
   const jwks = options.jwks ?? {};
+  const resultLimits = options.resultLimits ?? {};
   const resolved: ResolvedZapierOptions = {
     accessToken: accessToken(options.accessToken),
     apiBaseUrl: serviceUrl('apiBaseUrl', options.apiBaseUrl ?? DEFAULT_API_BASE_URL).replace(
@@ -108,6 +117,16 @@ export function resolveZapierOptions(options: ZapierModuleOptions): ResolvedZapi
       20 * 1024 * 1024,
       1024,
     ),
+    callbackMemoryLimit: integer(
+      'callbackMemoryLimit',
+      options.callbackMemoryLimit,
+      96 * 1024 * 1024,
+      1024,
+    ),
+    resultLimits: {
+      maxDepth: integer('resultLimits.maxDepth', resultLimits.maxDepth, 64, 1),
+      maxValues: integer('resultLimits.maxValues', resultLimits.maxValues, 1_000_000, 1),
+    },
     requestTimeoutMs: integer('requestTimeoutMs', options.requestTimeoutMs, 30_000, 1),
     responseBodyLimit: integer(
       'responseBodyLimit',
@@ -168,6 +187,12 @@ export function resolveZapierOptions(options: ZapierModuleOptions): ResolvedZapi
     polls.initialBackoffMs,
   );
   atLeast('polling.maxCooldownMs', polls.maxCooldownMs, 'polling.cooldownMs', polls.cooldownMs);
+  atLeast(
+    'callbackMemoryLimit',
+    resolved.callbackMemoryLimit,
+    'callbackBodyLimit',
+    resolved.callbackBodyLimit,
+  );
   return resolved;
 }
 

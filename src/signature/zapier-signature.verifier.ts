@@ -3,6 +3,7 @@ import { errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyOptions
 import {
   ZAPIER_CLOCK,
   ZAPIER_OPTIONS,
+  ZAPIER_SIGNATURE_HEADER,
   ZAPIER_TOKEN_LIFETIME_SECONDS,
 } from '../zapier.constants.js';
 import { ZapierMessages } from '../zapier.messages.js';
@@ -12,6 +13,7 @@ import {
   ZapierSignatureException,
   ZapierUnavailableException,
 } from '../errors/zapier-http.exceptions.js';
+import { RateLimitedLog } from '../common/rate-limited-log.js';
 import { ZapierKeySet, ZapierKeysUnavailableError } from './zapier-key-set.js';
 
 /**
@@ -23,6 +25,13 @@ import { ZapierKeySet, ZapierKeysUnavailableError } from './zapier-key-set.js';
 @Injectable()
 export class ZapierSignatureVerifier {
   private readonly logger = new Logger('ZapierSignature');
+  /** Anyone can send a bad token: their warnings are rate-limited. */
+  private readonly warnings = new RateLimitedLog(this.logger);
+  /**
+   * Requests whose header verified before their body was read. Held by identity (nobody outside
+   * can add to it), so the guard need not verify again a token that may have expired meanwhile.
+   */
+  private readonly verifiedRequests = new WeakSet<object>();
   private readonly keySet: ZapierKeySet;
   /** What every token is checked against, apart from the time. */
   private readonly checks: JWTVerifyOptions;
@@ -45,7 +54,7 @@ export class ZapierSignatureVerifier {
   /** Returns the verified claims, or throws a 401 / 503 `HttpException`. */
   async verify(token: string | string[] | undefined): Promise<JWTPayload> {
     if (typeof token !== 'string' || token === '') {
-      this.logger.warn(ZapierMessages.signatureMissing());
+      this.warnings.warn('missing', () => ZapierMessages.signatureMissing());
       throw new ZapierSignatureException('missing');
     }
     try {
@@ -59,10 +68,24 @@ export class ZapierSignatureVerifier {
         throw new ZapierUnavailableException(ZapierMessages.keysUnavailable(), { cause: error });
       }
       if (error instanceof joseErrors.JOSEError) {
-        this.logger.warn(ZapierMessages.signatureRejected(error.code));
+        const code = error.code;
+        this.warnings.warn(code, () => ZapierMessages.signatureRejected(code));
         throw new ZapierSignatureException(error.code);
       }
       throw error;
     }
+  }
+
+  /** Verifies the header of a raw request, and remembers the request when it verified. */
+  async verifyRequest(request: {
+    headers: Record<string, string | string[] | undefined>;
+  }): Promise<void> {
+    await this.verify(request.headers[ZAPIER_SIGNATURE_HEADER]);
+    this.verifiedRequests.add(request);
+  }
+
+  /** True for a request `verifyRequest` accepted (the raw Node request on Fastify). */
+  wasVerified(request: object): boolean {
+    return this.verifiedRequests.has(request);
   }
 }

@@ -1,0 +1,114 @@
+import { HttpException, Inject, Injectable, Logger } from '@nestjs/common';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
+import { ZAPIER_OPTIONS } from '../zapier.constants.js';
+import { ZapierMessages } from '../zapier.messages.js';
+import type { ResolvedZapierOptions } from '../options/resolve-zapier-options.js';
+import { RateLimitedLog } from '../common/rate-limited-log.js';
+import { ZapierSignatureVerifier } from '../signature/zapier-signature.verifier.js';
+import { CallbackMemoryBudget } from './callback-memory-budget.js';
+import { readCallbackBody, type CallbackBodyRead } from './read-callback-body.js';
+import type { EarlyRefusal } from './refuse-early.js';
+
+/**
+ * What stands between the network and a callback's body, on either adapter: the signature is
+ * checked on the headers alone (the token does not cover the body, so nothing is lost by not
+ * reading it first), then the body is read within the per-callback limits and the memory budget
+ * all callbacks share. An unsigned request costs one signature check and no body bytes.
+ */
+@Injectable()
+export class ZapierCallbackGate {
+  private readonly logger = new Logger('ZapierCallback');
+  private readonly warnings = new RateLimitedLog(this.logger);
+  private readonly memory: CallbackMemoryBudget;
+
+  constructor(
+    @Inject(ZAPIER_OPTIONS) private readonly options: ResolvedZapierOptions,
+    private readonly verifier: ZapierSignatureVerifier,
+  ) {
+    this.memory = new CallbackMemoryBudget(options.callbackMemoryLimit);
+  }
+
+  /** Bytes the callbacks being read and stored hold right now (for tests and benchmarks). */
+  get memoryInUse(): number {
+    return this.memory.inUse;
+  }
+
+  /** True for a request `admit` let through (the raw Node request on Fastify). */
+  admitted(request: IncomingMessage): boolean {
+    return this.verifier.wasVerified(request);
+  }
+
+  /**
+   * Verifies the signature header and checks the declared length: a refusal to send at once,
+   * without reading the body, or nothing when the body may be read.
+   */
+  async admit(request: IncomingMessage): Promise<EarlyRefusal | undefined> {
+    try {
+      await this.verifier.verifyRequest(request);
+    } catch (error) {
+      if (error instanceof HttpException) return refusalFrom(error);
+      throw error;
+    }
+    const declared = Number(request.headers['content-length']);
+    const limit = this.options.callbackBodyLimit;
+    if (declared > limit) {
+      this.warnings.warn('too-large', () => ZapierMessages.callbackRefused(declared, limit));
+      return tooLarge(ZapierMessages.callbackBodyTooLarge(declared, limit));
+    }
+    return undefined;
+  }
+
+  /**
+   * Reads an admitted callback's body. Its share of the memory budget is held until `response`
+   * closes, so bodies waiting for the database count as well as bodies being read.
+   */
+  async read(
+    request: IncomingMessage,
+    body: Readable,
+    response: ServerResponse,
+  ): Promise<CallbackBodyRead> {
+    const share = this.memory.open();
+    response.once('close', share.release);
+    const read = await readCallbackBody(
+      body,
+      request.headers,
+      { maxBytes: this.options.callbackBodyLimit, shape: this.options.resultLimits },
+      share,
+    );
+    if (!read.ok) this.warnRefused(read);
+    if (!read.ok && read.status !== 400) share.release();
+    return read;
+  }
+
+  private warnRefused(read: Extract<CallbackBodyRead, { ok: false }>): void {
+    if (read.status === 503) {
+      this.warnings.warn('memory', () => ZapierMessages.callbackMemoryRefused());
+    } else if (read.status === 413) {
+      this.warnings.warn('too-large', () => ZapierMessages.callbackRefusedBody(read.reason));
+    }
+  }
+}
+
+/** The answer a read refusal gets when it is not a 400 (which the route answers, after quarantine). */
+export function refusalOfRead(read: Extract<CallbackBodyRead, { ok: false }>): EarlyRefusal {
+  return read.status === 503
+    ? {
+        status: 503,
+        body: { statusCode: 503, error: 'Service Unavailable', message: read.reason },
+      }
+    : tooLarge(read.reason);
+}
+
+function tooLarge(message: string): EarlyRefusal {
+  return { status: 413, body: { statusCode: 413, error: 'Payload Too Large', message } };
+}
+
+function refusalFrom(error: HttpException): EarlyRefusal {
+  const response = error.getResponse();
+  const body =
+    typeof response === 'object'
+      ? (response as EarlyRefusal['body'])
+      : { statusCode: error.getStatus(), message: response };
+  return { status: error.getStatus(), body };
+}
