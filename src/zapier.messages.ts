@@ -58,8 +58,7 @@ export const ZapierMessages = {
     `Could not refresh Zapier's signing keys from ${url} (${safeForLog(reason)}); keeping the keys already known, so check that the jwksUrl option is reachable from this host before Zapier rotates its keys.`,
   keysReachableAgain: (url: string) => `Zapier's signing keys are reachable again at ${url}.`,
 
-  warningsSkipped: (count: number) =>
-    `(${count} more like it in the last minute were not logged.)`,
+  warningsSkipped: (count: number) => `(${count} more like it in the last minute were not logged.)`,
 
   // Callbacks: refused, quarantined, answered.
   /** The 413's body, sent to the caller. */

@@ -18,6 +18,12 @@ import { ZapierSandbox } from '../testing/index.js';
 import type { CallbackRequestExtras } from './callback-request.js';
 import { expressCallbackBodyReader } from './express-callback-body.reader.js';
 import { ZapierCallbackGate } from './zapier-callback-gate.js';
+import { ZapierCallbackService } from './zapier-callback.service.js';
+import type { DataSource } from 'typeorm';
+import { migratedDataSource } from '../../test/support/data-sources.js';
+import { lifecycleOver } from '../../test/support/lifecycle.js';
+import { ZapierClaimedDeliveries } from '../storage/claimed-deliveries.js';
+import { ZapierInvalidCallbackException } from '../errors/zapier-http.exceptions.js';
 
 const LIMIT = 64 * 1024;
 /** Room for one callback at the limit and a little more. */
@@ -111,6 +117,15 @@ describe('expressCallbackBodyReader', () => {
   let sandbox: ZapierSandbox;
   let gate: ZapierCallbackGate;
   let signature: string;
+  let dataSource: DataSource;
+  let closeDatabase: () => Promise<void>;
+  const quarantined = async () =>
+    (
+      (await dataSource.query('SELECT reason, raw_body FROM zapier_callback_quarantine')) as Array<{
+        reason: string;
+        raw_body: string;
+      }>
+    ).map((row) => [row.reason, row.raw_body]);
   const reader = readerServer(() => gate);
   let port: number;
 
@@ -146,6 +161,13 @@ describe('expressCallbackBodyReader', () => {
   }
 
   const json = (type = 'application/json') => ({ 'content-type': type });
+  const eventuallyQuarantined = async (reason: string) => {
+    for (let i = 0; i < 200; i++) {
+      if ((await quarantined()).some(([kept]) => kept === reason)) return;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    assert.fail(`nothing quarantined for ${reason}`);
+  };
 
   before(async () => {
     sandbox = await ZapierSandbox.start({ rateLimit: false });
@@ -156,7 +178,12 @@ describe('expressCallbackBodyReader', () => {
       resultLimits: { maxDepth: 8, maxValues: 1000 },
     });
     const clock = { now: () => Date.now() };
-    gate = new ZapierCallbackGate(options, new ZapierSignatureVerifier(options, clock));
+    ({ dataSource, close: closeDatabase } = await migratedDataSource('sqlite', 'reader_spec'));
+    const callbacks = new ZapierCallbackService(
+      lifecycleOver(dataSource, options, clock, new ZapierClaimedDeliveries()),
+      clock,
+    );
+    gate = new ZapierCallbackGate(options, new ZapierSignatureVerifier(options, clock), callbacks);
     signature = await sandbox.signer.sign();
     await new Promise<void>((resolve) => reader.server.listen(0, '127.0.0.1', resolve));
     port = (reader.server.address() as AddressInfo).port;
@@ -165,10 +192,16 @@ describe('expressCallbackBodyReader', () => {
     reader.server.closeAllConnections();
     await new Promise((resolve) => reader.server.close(resolve));
     await sandbox.stop();
+    await closeDatabase();
   });
-  beforeEach(() => {
+  beforeEach(async () => {
     reader.seen.length = 0;
+    await dataSource.query('DELETE FROM zapier_callback_quarantine');
   });
+
+  /** What the reader answers itself for a body it stopped reading: 400, after quarantine. */
+  const invalid = (reason: string) =>
+    new ZapierInvalidCallbackException([reason]).getResponse() as Record<string, unknown>;
 
   it('parses a JSON callback, keeps the text as received, and hands over to the route', async () => {
     const text = '{ "id": "run-1",  "status": "success", "data": { "ok": true } }';
@@ -277,31 +310,50 @@ describe('expressCallbackBodyReader', () => {
     assert.deepEqual(reader.seen, []);
   });
 
-  it('records an unsupported content encoding without reading the body, and closes', async () => {
+  it('answers an unsupported content encoding 400 itself, without reading the body, and closes', async () => {
     const response = await send({
       headers: { ...json(), 'content-encoding': 'compress' },
       body: '{"id":"run-3"}',
     });
-    assert.equal(response.status, 200);
+    assert.equal(response.status, 400);
     assert.equal(response.headers.connection, 'close');
-    assert.deepEqual(JSON.parse(response.text), {
-      rawBody: '',
-      bodyError: ZapierMessages.bodyEncoding('compress'),
-      unread: '{"id":"run-3"}',
-    });
+    assert.deepEqual(JSON.parse(response.text), invalid(ZapierMessages.bodyEncoding('compress')));
+    assert.deepEqual(reader.seen, [], 'the route never runs');
+    assert.deepEqual(await quarantined(), [[ZapierMessages.bodyEncoding('compress'), '']]);
   });
 
-  it('records a body that fails to decode as a read error', async () => {
+  it('answers a body that fails to decode 400 itself, after quarantine', async () => {
     const body = '{"id":"not gzip at all"}';
-    const seen = await routeSees({ headers: { ...json(), 'content-encoding': 'gzip' }, body });
-    assert.equal(seen.body, undefined);
-    assert.equal(seen.bodyError, ZapierMessages.bodyUnreadable(errorOf(() => gunzipSync(body))));
-    assert.equal(reader.seen.length, 1, 'handed over once');
+    const response = await send({ headers: { ...json(), 'content-encoding': 'gzip' }, body });
+    const reason = ZapierMessages.bodyUnreadable(errorOf(() => gunzipSync(body)));
+    assert.equal(response.status, 400);
+    assert.deepEqual(JSON.parse(response.text), invalid(reason));
+    assert.deepEqual(reader.seen, []);
+    assert.deepEqual(await quarantined(), [[reason, '']]);
   });
 
-  it('hands over once, with a read error, when the client leaves mid-body', FAIL_FAST, async () => {
+  it('stops reading JSON nested past the limit and quarantines what it read', async () => {
+    const body = `{"id":"run-deep","data":${'['.repeat(2000)}${']'.repeat(2000)}}`;
+    const response = await send({ headers: json(), body });
+    assert.equal(response.status, 400);
+    assert.deepEqual(JSON.parse(response.text), invalid(ZapierMessages.bodyTooDeep(8)));
+    const [[reason, raw] = []] = await quarantined();
+    assert.equal(reason, ZapierMessages.bodyTooDeep(8));
+    assert.ok(body.startsWith(raw ?? '-'), 'what was read, as received');
+  });
+
+  it('answers 401 to an unsigned body without reading it', async () => {
+    const response = await send({
+      headers: { ...json(), [ZAPIER_SIGNATURE_HEADER]: '' },
+      body: '{"id":"run-x"}',
+    });
+    assert.equal(response.status, 401);
+    assert.equal(response.headers.connection, 'close');
+    assert.deepEqual(reader.seen, []);
+  });
+
+  it('never hands over when the client leaves mid-body', FAIL_FAST, async () => {
     const arrived = reader.nextArrival();
-    const handedOver = reader.nextHandOver();
     const req = request({
       host: '127.0.0.1',
       port,
@@ -313,11 +365,9 @@ describe('expressCallbackBodyReader', () => {
     req.write('{"id":"run-');
     await arrived;
     req.destroy();
-    await handedOver;
-    assert.equal(reader.seen.length, 1);
-    assert.equal(reader.seen[0]?.body, undefined);
-    // The rest is node's own word for the broken connection.
-    assert.equal(reader.seen[0]?.bodyError, ZapierMessages.bodyAborted());
+    // What was read is kept (it was signed); the route is never reached.
+    await eventuallyQuarantined(ZapierMessages.bodyAborted());
+    assert.deepEqual(reader.seen, []);
   });
 
   it('records invalid JSON instead of answering, so the route (and its guard) still runs', async () => {

@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ZapierMessages } from '../zapier.messages.js';
 import { isJsonContentType, type CallbackRequestExtras } from './callback-request.js';
-import { closeAfterAnswer, writeRefusal } from './refuse-early.js';
-import { refusalOfRead, type ZapierCallbackGate } from './zapier-callback-gate.js';
+import { writeRefusal } from './refuse-early.js';
+import type { ZapierCallbackGate } from './zapier-callback-gate.js';
 
 type Request = IncomingMessage & CallbackRequestExtras & { body?: unknown; path?: string };
 
@@ -10,9 +10,9 @@ type Request = IncomingMessage & CallbackRequestExtras & { body?: unknown; path?
  * The callback route's first middleware on Express, ahead of Nest's global JSON parser (100 kB
  * limit: its 413 is a 4xx Zapier never retries) and of every host middleware. It answers a bad
  * signature (401) or an unusable length (413) from the headers alone, then reads the body within
- * the gate's limits, keeps the raw text and parses JSON itself. A body that is signed but not
- * usable JSON is recorded rather than answered, so the route quarantines it and answers 400.
- * Once the stream is consumed, Nest's parser skips the request.
+ * the gate's limits (answering what the gate refuses), keeps the raw text and parses JSON itself.
+ * A whole body that is not usable JSON is recorded rather than answered, so the route quarantines
+ * it and answers 400. Once the stream is consumed, Nest's parser skips the request.
  */
 export function expressCallbackBodyReader(
   isCallbackPath: (path: string) => boolean,
@@ -45,21 +45,17 @@ async function receive(
     return true;
   }
   const read = await gate.read(req, req, res);
-  if (!read.ok && read.status !== 400) {
-    writeRefusal(req, res, refusalOfRead(read));
-    return true;
-  }
   if (!read.ok) {
-    // Stopped reading part-way: what was read is quarantined, the rest of the upload is not read.
-    closeAfterAnswer(req, res);
-    req.zapierRawBody = read.partial.toString('utf8');
-    req.zapierBodyError = read.reason;
-    return false;
+    writeRefusal(req, res, read.refusal);
+    return true;
   }
   const raw = read.body.toString('utf8');
   req.zapierRawBody = raw;
   const contentType = req.headers['content-type'];
-  const charset = /charset=([^;]+)/i.exec(contentType ?? '')?.[1]?.trim().toLowerCase();
+  const charset = /charset=([^;]+)/i
+    .exec(contentType ?? '')?.[1]
+    ?.trim()
+    .toLowerCase();
   if (!isJsonContentType(contentType)) {
     req.zapierBodyError = ZapierMessages.bodyNotJsonType(contentType ?? '(none)');
   } else if (charset && charset !== 'utf-8' && charset !== 'utf8') {

@@ -3,10 +3,7 @@ import type { Readable, Transform } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { ZapierMessages } from '../zapier.messages.js';
 import { isJsonContentType } from './callback-request.js';
-import {
-  HEAP_BYTES_PER_JSON_ELEMENT,
-  type CallbackMemoryShare,
-} from './callback-memory-budget.js';
+import { HEAP_BYTES_PER_JSON_ELEMENT, type CallbackMemoryShare } from './callback-memory-budget.js';
 import { JsonShapeScanner, type JsonShapeLimits } from './json-shape-scanner.js';
 
 /**
@@ -96,7 +93,11 @@ export function readCallbackBody(
         settle(refused(413, ZapierMessages.callbackBodyTooLarge(decoded, limits.maxBytes), []));
         return;
       }
-      if (decoder && decoded > RATIO_CHECKED_FROM_BYTES && decoded > encoded * MAX_COMPRESSION_RATIO) {
+      if (
+        decoder &&
+        decoded > RATIO_CHECKED_FROM_BYTES &&
+        decoded > encoded * MAX_COMPRESSION_RATIO
+      ) {
         settle(refused(413, ZapierMessages.bodyCompressionRatio(MAX_COMPRESSION_RATIO), []));
         return;
       }

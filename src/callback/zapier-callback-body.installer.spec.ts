@@ -83,7 +83,8 @@ describe('ZapierCallbackBodyInstaller', () => {
       jwksUrl: sandbox.jwksUrl,
       ...(callbackBodyLimit === undefined ? {} : { callbackBodyLimit }),
     });
-    const gate = new ZapierCallbackGate(options, new ZapierSignatureVerifier(options, clock));
+    const verifier = new ZapierSignatureVerifier(options, clock);
+    const gate = new ZapierCallbackGate(options, verifier, callbacks);
     new ZapierCallbackBodyInstaller(host, options, path, gate, callbacks);
     host.httpAdapter = adapter;
     return adapter;
@@ -260,7 +261,9 @@ describe('ZapierCallbackBodyInstaller', () => {
             done(null, payload);
           },
           onError: (_request, _reply, error, done) => {
-            ran.push(`onError ${error.statusCode}`);
+            // The module's own refusals are Nest HttpExceptions.
+            const status = (error as { getStatus?(): number }).getStatus?.() ?? error.statusCode;
+            ran.push(`onError ${status}`);
             done();
           },
         },

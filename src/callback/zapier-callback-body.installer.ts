@@ -5,11 +5,10 @@ import { Readable } from 'node:stream';
 import { ZAPIER_OPTIONS } from '../zapier.constants.js';
 import { ZapierMessages } from '../zapier.messages.js';
 import type { ResolvedZapierOptions } from '../options/resolve-zapier-options.js';
-import { ZapierInvalidCallbackException } from '../errors/zapier-http.exceptions.js';
 import type { CallbackRequestExtras } from './callback-request.js';
 import { expressCallbackBodyReader } from './express-callback-body.reader.js';
 import { closeAfterAnswer } from './refuse-early.js';
-import { refusalOfRead, ZapierCallbackGate } from './zapier-callback-gate.js';
+import { ZapierCallbackGate } from './zapier-callback-gate.js';
 import { ZapierCallbackService } from './zapier-callback.service.js';
 
 /** Injection token of the callback route path (an import-time extra). */
@@ -100,30 +99,24 @@ export class ZapierCallbackBodyInstaller {
     const read = await this.gate.read(request.raw, payload, reply.raw);
     if (!read.ok) {
       closeAfterAnswer(request.raw, reply.raw);
-      if (read.status !== 400) {
-        const refusal = refusalOfRead(read);
-        throw new HttpException(refusal.body, refusal.status);
-      }
-      request.zapierRawBody = read.partial.toString('utf8');
-      throw new ZapierInvalidCallbackException([read.reason]);
+      // An HttpException: Nest's error handler answers it as it is, without logging an error.
+      throw new HttpException(read.refusal.body, read.refusal.status);
     }
     request.zapierRawBody = read.body.toString('utf8');
     // Fastify compares Content-Length with this rather than with the decoded length.
     return Object.assign(Readable.from([read.body]), { receivedEncodedLength: read.receivedBytes });
   };
 
-  /** A signed body Fastify's parser (or the gate) refused with 400 is quarantined. */
+  /** A signed body Fastify's JSON parser refused (400) is quarantined. */
   private quarantineUnparsable = async (
     request: FastifyRequestLike,
     _reply: unknown,
     error: { statusCode?: number; message?: string },
   ): Promise<void> => {
+    if (error instanceof HttpException) return; // the gate's own refusals, handled already
     if (error.statusCode !== 400 || request.zapierRawBody === undefined) return;
     if (!this.gate.admitted(request.raw)) return;
-    const reason =
-      error instanceof ZapierInvalidCallbackException
-        ? error.problems.join('; ')
-        : ZapierMessages.bodyUnparsable(error.message ?? 'unknown error');
+    const reason = ZapierMessages.bodyUnparsable(error.message ?? 'unknown error');
     // Already answered 400; if it cannot be kept, the run still waits for the poller.
     await this.callbacks.quarantine(request.zapierRawBody, reason).catch(() => undefined);
   };

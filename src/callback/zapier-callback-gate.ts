@@ -7,14 +7,17 @@ import type { ResolvedZapierOptions } from '../options/resolve-zapier-options.js
 import { RateLimitedLog } from '../common/rate-limited-log.js';
 import { ZapierSignatureVerifier } from '../signature/zapier-signature.verifier.js';
 import { CallbackMemoryBudget } from './callback-memory-budget.js';
+import { ZapierInvalidCallbackException } from '../errors/zapier-http.exceptions.js';
 import { readCallbackBody, type CallbackBodyRead } from './read-callback-body.js';
+import { ZapierCallbackService } from './zapier-callback.service.js';
 import type { EarlyRefusal } from './refuse-early.js';
 
 /**
  * What stands between the network and a callback's body, on either adapter: the signature is
  * checked on the headers alone (the token does not cover the body, so nothing is lost by not
  * reading it first), then the body is read within the per-callback limits and the memory budget
- * all callbacks share. An unsigned request costs one signature check and no body bytes.
+ * all callbacks share. An unsigned request costs one signature check and no body bytes. What it
+ * refuses it answers itself, on both adapters, before the route runs.
  */
 @Injectable()
 export class ZapierCallbackGate {
@@ -25,6 +28,7 @@ export class ZapierCallbackGate {
   constructor(
     @Inject(ZAPIER_OPTIONS) private readonly options: ResolvedZapierOptions,
     private readonly verifier: ZapierSignatureVerifier,
+    private readonly callbacks: ZapierCallbackService,
   ) {
     this.memory = new CallbackMemoryBudget(options.callbackMemoryLimit);
   }
@@ -60,14 +64,18 @@ export class ZapierCallbackGate {
   }
 
   /**
-   * Reads an admitted callback's body. Its share of the memory budget is held until `response`
-   * closes, so bodies waiting for the database count as well as bodies being read.
+   * Reads an admitted callback's body, or says how to refuse it. Its share of the memory budget
+   * is held until `response` closes, so bodies waiting for the database count as well as bodies
+   * being read. A body refused part-way as unusable (400) is quarantined with what was read of
+   * it first, and answered 503 instead if that fails, so that Zapier sends it again.
    */
   async read(
     request: IncomingMessage,
     body: Readable,
     response: ServerResponse,
-  ): Promise<CallbackBodyRead> {
+  ): Promise<
+    { ok: true; body: Buffer; receivedBytes: number } | { ok: false; refusal: EarlyRefusal }
+  > {
     const share = this.memory.open();
     response.once('close', share.release);
     const read = await readCallbackBody(
@@ -76,28 +84,32 @@ export class ZapierCallbackGate {
       { maxBytes: this.options.callbackBodyLimit, shape: this.options.resultLimits },
       share,
     );
-    if (!read.ok) this.warnRefused(read);
-    if (!read.ok && read.status !== 400) share.release();
-    return read;
+    if (read.ok) return read;
+    share.release();
+    return { ok: false, refusal: await this.refusalFor(read) };
   }
 
-  private warnRefused(read: Extract<CallbackBodyRead, { ok: false }>): void {
+  private async refusalFor(read: Extract<CallbackBodyRead, { ok: false }>): Promise<EarlyRefusal> {
     if (read.status === 503) {
       this.warnings.warn('memory', () => ZapierMessages.callbackMemoryRefused());
-    } else if (read.status === 413) {
-      this.warnings.warn('too-large', () => ZapierMessages.callbackRefusedBody(read.reason));
+      return unavailable(read.reason);
     }
+    if (read.status === 413) {
+      this.warnings.warn('too-large', () => ZapierMessages.callbackRefusedBody(read.reason));
+      return tooLarge(read.reason);
+    }
+    try {
+      await this.callbacks.quarantine(read.partial.toString('utf8'), read.reason);
+    } catch {
+      return unavailable(ZapierMessages.storageUnavailable());
+    }
+    const invalid = new ZapierInvalidCallbackException([read.reason]);
+    return { status: 400, body: invalid.getResponse() as EarlyRefusal['body'] };
   }
 }
 
-/** The answer a read refusal gets when it is not a 400 (which the route answers, after quarantine). */
-export function refusalOfRead(read: Extract<CallbackBodyRead, { ok: false }>): EarlyRefusal {
-  return read.status === 503
-    ? {
-        status: 503,
-        body: { statusCode: 503, error: 'Service Unavailable', message: read.reason },
-      }
-    : tooLarge(read.reason);
+function unavailable(message: string): EarlyRefusal {
+  return { status: 503, body: { statusCode: 503, error: 'Service Unavailable', message } };
 }
 
 function tooLarge(message: string): EarlyRefusal {

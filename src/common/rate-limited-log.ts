@@ -9,7 +9,10 @@ const WINDOW_MS = 60_000;
  * left out is counted, and the count is said with the next warning of that kind that is logged.
  */
 export class RateLimitedLog {
-  private readonly windows = new Map<string, { startedAt: number; logged: number; skipped: number }>();
+  private readonly windows = new Map<
+    string,
+    { startedAt: number; logged: number; skipped: number }
+  >();
 
   constructor(
     private readonly logger: Logger,
