@@ -56,7 +56,7 @@ for (const adapter of ['express', 'fastify'] as Adapter[]) {
         });
 
         for (const [name, signature] of [
-          ['no signature', async () => undefined],
+          ['no signature', () => Promise.resolve(undefined)],
           ['a forged signature', () => sandbox.signer.signWithForeignKey()],
         ] as const) {
           it(`answers an upload with ${name} 401 after its first bytes, and closes`, async () => {

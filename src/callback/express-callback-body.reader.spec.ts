@@ -119,13 +119,12 @@ describe('expressCallbackBodyReader', () => {
   let signature: string;
   let dataSource: DataSource;
   let closeDatabase: () => Promise<void>;
-  const quarantined = async () =>
-    (
-      (await dataSource.query('SELECT reason, raw_body FROM zapier_callback_quarantine')) as Array<{
-        reason: string;
-        raw_body: string;
-      }>
-    ).map((row) => [row.reason, row.raw_body]);
+  const quarantined = async () => {
+    const kept: Array<{ reason: string; raw_body: string }> = await dataSource.query(
+      'SELECT reason, raw_body FROM zapier_callback_quarantine',
+    );
+    return kept.map((row) => [row.reason, row.raw_body]);
+  };
   const reader = readerServer(() => gate);
   let port: number;
 
