@@ -161,6 +161,27 @@ export interface ZapierJwksOptions {
 }
 
 /**
+ * How deep and how large a run's result may be, as parsed JSON. A result beyond them is not
+ * stored: JSON this deep cannot be serialised again (the stack overflows), and one this large
+ * would hold the run store up for every other run.
+ *
+ * @publicApi
+ */
+export interface ZapierResultLimits {
+  /**
+   * Most levels of nested arrays and objects in a result (`[]` and `{}` are one level, `[[1]]`
+   * two). An integer from 1 to 1000.
+   * @default 64
+   */
+  maxDepth?: number;
+  /**
+   * Most values in a result, containers and scalars alike (object keys are not counted).
+   * @default 1000000
+   */
+  maxValues?: number;
+}
+
+/**
  * Options of `ZapierModule.forRoot()`, or what `forRootAsync()`'s factory returns.
  *
  * @publicApi
@@ -216,6 +237,12 @@ export interface ZapierModuleOptions {
    * @default 20971520 (20 MiB)
    */
   responseBodyLimit?: number;
+  /**
+   * Limits on a run's results (and errors) as parsed JSON. A polled run whose result exceeds them
+   * is parked with the reason instead of stored (see `ZapierRunsService.findUnstorable()`), and
+   * the poller goes on with the other runs.
+   */
+  resultLimits?: ZapierResultLimits;
   /**
    * Body shape of `POST /v2/action-runs/`: the API reference's `{ data: { ..., inputs } }`
    * (default) or, as a fallback, the guides' flat `{ ..., input }` (docs/decisions.md#d1).

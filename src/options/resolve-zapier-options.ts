@@ -34,6 +34,7 @@ export interface ResolvedZapierOptions {
   requestTimeoutMs: number;
   responseBodyLimit: number;
   createBodyShape: 'reference' | 'flat';
+  resultLimits: { maxDepth: number; maxValues: number };
   polling: {
     enabled: boolean;
     intervalMs: number;
@@ -79,6 +80,10 @@ export function resolveZapierOptions(options: ZapierModuleOptions): ResolvedZapi
   const polling = options.polling ?? {};
   const delivery = options.delivery ?? {};
   const jwks = options.jwks ?? {};
+  const resultLimits = options.resultLimits ?? {};
+  if (resultLimits === null || typeof resultLimits !== 'object') {
+    fail('resultLimits', resultLimits, 'an object such as { maxDepth: 64, maxValues: 1000000 }');
+  }
   const resolved: ResolvedZapierOptions = {
     accessToken: accessToken(options.accessToken),
     apiBaseUrl: serviceUrl('apiBaseUrl', options.apiBaseUrl ?? DEFAULT_API_BASE_URL).replace(
@@ -119,6 +124,10 @@ export function resolveZapierOptions(options: ZapierModuleOptions): ResolvedZapi
       'reference',
       'flat',
     ] as const),
+    resultLimits: {
+      maxDepth: integer('resultLimits.maxDepth', resultLimits.maxDepth, 64, 1),
+      maxValues: integer('resultLimits.maxValues', resultLimits.maxValues, 1_000_000, 1),
+    },
     polling: {
       enabled: boolean('polling.enabled', polling.enabled, true),
       intervalMs: integer('polling.intervalMs', polling.intervalMs, 10_000, 10),
@@ -168,8 +177,19 @@ export function resolveZapierOptions(options: ZapierModuleOptions): ResolvedZapi
     polls.initialBackoffMs,
   );
   atLeast('polling.maxCooldownMs', polls.maxCooldownMs, 'polling.cooldownMs', polls.cooldownMs);
+  // JSON.stringify recurses: far deeper than this, serialising a result again overflows the stack.
+  if (resolved.resultLimits.maxDepth > MAX_RESULT_DEPTH) {
+    fail(
+      'resultLimits.maxDepth',
+      resolved.resultLimits.maxDepth,
+      `an integer from 1 to ${MAX_RESULT_DEPTH}`,
+    );
+  }
   return resolved;
 }
+
+/** Deepest `resultLimits.maxDepth`: the depth the callback parser refuses beyond, too. */
+const MAX_RESULT_DEPTH = 1000;
 
 function atLeast(path: string, value: number, boundPath: string, bound: number): void {
   if (value < bound) fail(path, value, `at least ${boundPath} (${bound})`);
