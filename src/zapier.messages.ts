@@ -34,6 +34,16 @@ export const ZapierMessages = {
   storageCheckFailed: (cause: string) =>
     `Could not check the module's tables at startup (${safeForLog(cause)}); callbacks are answered 503 until the database answers.`,
   storageUnavailable: () => 'The run store is unavailable; Zapier will retry this callback.',
+  storageBusy: () =>
+    'The run store is behind (too many results wait to be written); Zapier will retry this callback.',
+  writeQueueFull: (queued: number, limit: number) =>
+    `${queued} writes already wait for the database (at most ${limit}, or their total size); it is slow or not answering, so this one was refused without being queued.`,
+  /** `reason` is one of the two fragments below. */
+  valueRefused: (reason: string) =>
+    `The run store refused this result because ${reason}; storing it again would fail the same way.`,
+  valueNotSerialisable: (cause: string) => `it cannot be serialised as JSON (${safeForLog(cause)})`,
+  valueRefusedByDatabase: (code: string, cause: string) =>
+    `the database refused a value in it (${safeForLog(code)}: ${safeForLog(cause)})`,
   /** A dependency that starts failing (`what`: the work that failed), logged once per outage. */
   outageStarted: (what: string, reason: string) =>
     `${what} failed (${safeForLog(reason)}); retrying with backoff, and logged once until it works again.`,
@@ -95,7 +105,7 @@ export const ZapierMessages = {
   bodyInvalidJson: (cause: string) => `the body is not valid JSON (${safeForLog(cause)})`,
   bodyAborted: () => 'the request ended before its body did',
   bodyTooDeep: (maxDepth: number) =>
-    `the body nests deeper than ${maxDepth} levels (option resultLimits.maxDepth)`,
+    `the body nests deeper than ${maxDepth} levels (its results deeper than option resultLimits.maxDepth)`,
   bodyTooManyValues: (maxValues: number) =>
     `the body holds more than ${maxValues} elements (option resultLimits.maxValues)`,
   bodyUnparsable: (cause: string) => `the body could not be parsed (${safeForLog(cause)})`,
@@ -103,9 +113,19 @@ export const ZapierMessages = {
   dataNotObject: () => 'data must be an object',
   runIdMissing: () => 'data.id is missing (Zapier sends the run id as data.id or data.run_id)',
   runIdMalformed: (field: string, maxLength: number) =>
-    `data.${field} must be a non-empty string of at most ${maxLength} characters`,
+    `data.${field} must be a non-empty string of at most ${maxLength} characters, without control characters`,
   dataTooDeep: (maxDepth: number) => `data nests deeper than ${maxDepth} levels`,
   errorsNotObjects: () => 'data.errors must be an array of objects',
+  /** A signed callback the database refused (`reason` from valueRefused's fragments). */
+  callbackRefusedByStore: (reason: string) => `its result cannot be stored, since ${reason}`,
+  callbackNotKept: (runId: string | null, reason: string) =>
+    `Could not quarantine a refused callback${runId === null ? '' : ` for run ${safeForLog(runId)}`} either, because ${safeForLog(reason)}; it was answered 400 (a retry would be refused the same way), and the run stays pending for the poller.`,
+
+  // Limits on parsed JSON values (option resultLimits), as fragments naming what exceeded them.
+  jsonTooDeep: (what: string, maxDepth: number) =>
+    `${what} nests deeper than ${maxDepth} levels (option resultLimits.maxDepth)`,
+  jsonTooManyValues: (what: string, maxValues: number) =>
+    `${what} holds more than ${maxValues} values (option resultLimits.maxValues)`,
 
   // The client: creating and reading runs through Zapier's API.
   missingAccessToken: () =>
@@ -119,6 +139,8 @@ export const ZapierMessages = {
   createAuthenticationInvalid: () => 'authentication must be a string or null',
   createInputsInvalid: () => 'inputs must be an object',
   createMetadataInvalid: () => 'metadata must be a JSON object',
+  createRunIdMalformed: (status: number, maxLength: number) =>
+    `Zapier answered ${status} to the create call with a run id that is not a string of at most ${maxLength} characters without control characters, so it was not recorded; the run may have started anyway, so check Zapier's side before starting it again.`,
   createWithoutRunId: (status: number) =>
     `Zapier answered ${status} to the create call without a run id; the run may have started anyway, so check Zapier's side before starting it again.`,
   /** `detail` is Zapier's own error text, or empty when its answer had none. */
@@ -146,6 +168,8 @@ export const ZapierMessages = {
     `${count} run(s) expired without a result, older than Zapier's retention (polling.retentionMs, ${retentionMs} ms); each gets a zapier.run.expired event.`,
   runExpiredNotFound: (runId: string) =>
     `Run ${safeForLog(runId)} expired because Zapier no longer knows it (404); it gets a zapier.run.expired event.`,
+  pollResultParked: (runId: string, reason: string) =>
+    `Run ${safeForLog(runId)}: Zapier's result could not be stored (${safeForLog(reason)}), so the poller parked it and goes on with the other runs; it is listed by ZapierRunsService.findUnstorable(), and once the cause is fixed (a larger resultLimits, for instance) poll it again with ZapierRunsService.repoll('${safeForLog(runId)}').`,
   conflictingResult: (runId: string, stored: string, source: string, status: string) =>
     `Run ${safeForLog(runId)} is already ${stored}; ignored a later ${source} saying ${safeForLog(status)}, since the first result stays.`,
   duplicateResult: (source: string, runId: string) =>

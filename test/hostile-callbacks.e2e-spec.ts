@@ -147,7 +147,7 @@ for (const adapter of ['express', 'fastify'] as Adapter[]) {
           [
             'nested thousands deep',
             `{"data":{"id":"arun_deep","status":"success","results":${'['.repeat(5000)}${']'.repeat(5000)}}}`,
-            ZapierMessages.bodyTooDeep(32),
+            ZapierMessages.bodyTooDeep(34),
           ],
           [
             'holding millions of elements',

@@ -335,9 +335,9 @@ describe('expressCallbackBodyReader', () => {
     const body = `{"id":"run-deep","data":${'['.repeat(2000)}${']'.repeat(2000)}}`;
     const response = await send({ headers: json(), body });
     assert.equal(response.status, 400);
-    assert.deepEqual(JSON.parse(response.text), invalid(ZapierMessages.bodyTooDeep(8)));
+    assert.deepEqual(JSON.parse(response.text), invalid(ZapierMessages.bodyTooDeep(10)));
     const [[reason, raw] = []] = await quarantined();
-    assert.equal(reason, ZapierMessages.bodyTooDeep(8));
+    assert.equal(reason, ZapierMessages.bodyTooDeep(10));
     assert.ok(body.startsWith(raw ?? '-'), 'what was read, as received');
   });
 

@@ -169,12 +169,15 @@ interface ValidCase {
   };
 }
 
-const runIdArb = fc.oneof(
-  fc.stringMatching(/^arun_[A-Za-z0-9]{1,40}$/),
-  fc.string({ minLength: 1, maxLength: 255 }),
-  fc.string({ unit: 'binary', minLength: 1, maxLength: 255 }),
-  fc.constantFrom('a'.repeat(255), '😀'.repeat(255), ' ', '0'),
-);
+/** Well-formed run ids: control characters are refused (see `isWellFormedRunId`). */
+const runIdArb = fc
+  .oneof(
+    fc.stringMatching(/^arun_[A-Za-z0-9]{1,40}$/),
+    fc.string({ minLength: 1, maxLength: 255 }),
+    fc.string({ unit: 'binary', minLength: 1, maxLength: 255 }),
+    fc.constantFrom('a'.repeat(255), '😀'.repeat(255), ' ', '0'),
+  )
+  .filter((id) => !/\p{Cc}/u.test(id));
 
 const optional = <T>(arb: fc.Arbitrary<T>): fc.Arbitrary<T | undefined> =>
   fc.option(arb, { nil: undefined, freq: 3 });
@@ -434,6 +437,8 @@ function assertWellFormed(input: unknown, outcome: ParseOutcome): void {
   assert.ok(codePoints(value.runId) <= 255, `runId of ${codePoints(value.runId)} chars ${where}`);
   // A lone surrogate becomes U+FFFD in the database, so two such ids would share one row.
   assert.ok(!/\p{Cs}/u.test(value.runId), `runId with a lone surrogate ${where}`);
+  // A NUL is refused by PostgreSQL, and newlines or escapes would forge log lines.
+  assert.ok(!/\p{Cc}/u.test(value.runId), `runId with a control character ${where}`);
   assert.ok(
     (Object.hasOwn(data, 'id') && value.runId === data.id) ||
       (Object.hasOwn(data, 'run_id') && value.runId === data.run_id),
@@ -737,6 +742,8 @@ describe('parseActionRunCallback (inputs the properties found)', () => {
       `{"data":{"id":"${'a'.repeat(300)}","run_id":"y","status":"success"}}`,
     ],
     ['an id with a lone surrogate', '{"data":{"id":"x\\ud800","status":"success"}}'],
+    ['an id with a NUL', '{"data":{"id":"x\\u0000","status":"success"}}'],
+    ['a run_id with a newline', '{"data":{"run_id":"x\\ny","status":"success"}}'],
     [
       'an id of 400 characters counted as 200',
       `{"data":{"id":"${'a\\ufe0f'.repeat(200)}","status":"success"}}`,

@@ -36,6 +36,25 @@ describe('parseActionRunCallback (problems)', () => {
     ]);
   });
 
+  it('refuses a run id with a control character (C0, DEL, C1) in either shape', () => {
+    for (const bad of [
+      'arun_\u0000x',
+      'arun_1\n',
+      'arun\u001b[31m',
+      'arun_\u007f',
+      'arun_\u0085',
+    ]) {
+      assert.deepEqual(problemsOf({ data: { id: bad, status: 'success' } }), [
+        ZapierMessages.runIdMalformed('id', 255),
+      ]);
+      assert.deepEqual(problemsOf({ data: { run_id: bad, status: 'success' } }), [
+        ZapierMessages.runIdMalformed('run_id', 255),
+      ]);
+    }
+    // Printable text beyond ASCII is an id like any other.
+    assert.equal(problemsOf({ data: { id: 'arun_é_日本_🎉', status: 'success' } }), 'accepted');
+  });
+
   it('accepts either shape of the run id', () => {
     assert.equal(problemsOf({ data: { id: 'arun_1', status: 'success' } }), 'accepted');
     assert.equal(problemsOf({ data: { run_id: 'arun_1', status: 'success' } }), 'accepted');

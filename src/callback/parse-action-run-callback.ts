@@ -1,7 +1,12 @@
 import { validateSync, type ValidationError } from 'class-validator';
 import { ZapierMessages } from '../zapier.messages.js';
 import type { ZapierRunError, ZapierRunResults } from '../interfaces/action-run.interface.js';
-import { normaliseErrors, normaliseResults } from '../common/normalise-run-fields.js';
+import {
+  isWellFormedRunId,
+  MAX_RUN_ID_LENGTH,
+  normaliseErrors,
+  normaliseResults,
+} from '../common/normalise-run-fields.js';
 import {
   ActionRunCallbackDataDto,
   ActionRunCallbackDto,
@@ -23,7 +28,6 @@ const DATA_FIELDS = ['type', 'id', 'run_id', 'status', 'results', 'errors'] as c
 const ERROR_FIELDS = ['code', 'title', 'detail', 'delay', 'meta'] as const;
 /** Deeper bodies are refused: serialising them again for storage would overflow the stack. */
 const MAX_DEPTH = 1000;
-const MAX_ID_LENGTH = 255;
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -44,9 +48,9 @@ export function parseActionRunCallback(body: unknown): ParseOutcome {
   if (!isRecord(raw)) return refuse(null, ZapierMessages.dataNotObject());
   const idField = Object.hasOwn(raw, 'id') && raw.id !== undefined ? 'id' : 'run_id';
   const candidate = Object.hasOwn(raw, idField) ? raw[idField] : undefined;
-  const runId = isWellFormedId(candidate) ? candidate : null;
+  const runId = isWellFormedRunId(candidate) ? candidate : null;
   if (candidate !== undefined && runId === null) {
-    return refuse(null, ZapierMessages.runIdMalformed(idField, MAX_ID_LENGTH));
+    return refuse(null, ZapierMessages.runIdMalformed(idField, MAX_RUN_ID_LENGTH));
   }
   if (nestsDeeperThan(raw, MAX_DEPTH)) {
     return refuse(runId, ZapierMessages.dataTooDeep(MAX_DEPTH));
@@ -82,16 +86,6 @@ export function parseActionRunCallback(body: unknown): ParseOutcome {
 
 function refuse(runId: string | null, problem: string): ParseOutcome {
   return { ok: false, runId, problems: [problem] };
-}
-
-/**
- * A run id we can key on: a non-empty string of at most 255 code points (the column's size) with
- * no lone surrogate, which would be stored as U+FFFD and collide with other ids.
- */
-function isWellFormedId(id: unknown): id is string {
-  if (typeof id !== 'string' || id === '' || /\p{Cs}/u.test(id)) return false;
-  // Code points, not UTF-16 units or graphemes (class-validator's MaxLength counts the latter).
-  return id.length <= MAX_ID_LENGTH || Array.from(id).length <= MAX_ID_LENGTH;
 }
 
 /** Copies only the declared fields that the source has as its own. */

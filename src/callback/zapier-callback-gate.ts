@@ -11,6 +11,10 @@ import { ZapierInvalidCallbackException } from '../errors/zapier-http.exceptions
 import { readCallbackBody, type CallbackBodyRead } from './read-callback-body.js';
 import { ZapierCallbackService } from './zapier-callback.service.js';
 import type { EarlyRefusal } from './refuse-early.js';
+import type { JsonShapeLimits } from './json-shape-scanner.js';
+
+/** Levels above a run's results in a callback body: `{ "data": { "results": … } }`. */
+const RESULT_DEPTH_IN_BODY = 2;
 
 /**
  * What stands between the network and a callback's body, on either adapter: the signature is
@@ -24,6 +28,11 @@ export class ZapierCallbackGate {
   private readonly logger = new Logger('ZapierCallback');
   private readonly warnings = new RateLimitedLog(this.logger);
   private readonly memory: CallbackMemoryBudget;
+  /**
+   * `resultLimits` measured on the whole body: its results sit two levels down (the body, then
+   * `data`), so the same result passes or fails on both the callback and the poll path.
+   */
+  private readonly shape: JsonShapeLimits;
 
   constructor(
     @Inject(ZAPIER_OPTIONS) private readonly options: ResolvedZapierOptions,
@@ -31,6 +40,8 @@ export class ZapierCallbackGate {
     private readonly callbacks: ZapierCallbackService,
   ) {
     this.memory = new CallbackMemoryBudget(options.callbackMemoryLimit);
+    const { maxDepth, maxValues } = options.resultLimits;
+    this.shape = { maxDepth: maxDepth + RESULT_DEPTH_IN_BODY, maxValues };
   }
 
   /** Bytes the callbacks being read and stored hold right now (for tests and benchmarks). */
@@ -81,7 +92,7 @@ export class ZapierCallbackGate {
     const read = await readCallbackBody(
       body,
       request.headers,
-      { maxBytes: this.options.callbackBodyLimit, shape: this.options.resultLimits },
+      { maxBytes: this.options.callbackBodyLimit, shape: this.shape },
       share,
     );
     if (read.ok) return read;

@@ -6,6 +6,10 @@ import {
   ZapierInvalidCallbackException,
   ZapierUnavailableException,
 } from '../errors/zapier-http.exceptions.js';
+import {
+  ZapierValueRefusedError,
+  ZapierWriteQueueFullError,
+} from '../errors/zapier-storage.errors.js';
 import { OutageLog } from '../common/outage-log.js';
 import { RateLimitedLog } from '../common/rate-limited-log.js';
 import { ZapierRunLifecycle } from '../runs/zapier-run-lifecycle.js';
@@ -74,8 +78,9 @@ export class ZapierCallbackService {
 
   /**
    * Resolves with a receipt once the result is durably stored (or was already). Throws
-   * `ZapierInvalidCallbackException` (400) for a body that is not a run result, after keeping it
-   * in quarantine, and `ZapierUnavailableException` (503) when the store fails.
+   * `ZapierInvalidCallbackException` (400) for a body that is not a run result, or whose values
+   * the database refuses (a retry would be refused the same way), after keeping it in quarantine;
+   * and `ZapierUnavailableException` (503) when the store fails or is too far behind to queue it.
    */
   async handle(callback: VerifiedCallback): Promise<CallbackReceipt> {
     const receivedAt = this.clock.now();
@@ -96,8 +101,17 @@ export class ZapierCallbackService {
       this.outage.succeeded();
       return { runId: value.runId, duplicate: outcome === 'duplicate' };
     } catch (error) {
+      if (error instanceof ZapierValueRefusedError) {
+        // The database answered, so it is not an outage; only this callback's data is at fault.
+        const problems = [ZapierMessages.callbackRefusedByStore(error.reason)];
+        return this.reject(value.runId, problems, rawPayload, receivedAt);
+      }
       this.outage.failed(error);
-      throw new ZapierUnavailableException(ZapierMessages.storageUnavailable(), { cause: error });
+      const message =
+        error instanceof ZapierWriteQueueFullError
+          ? ZapierMessages.storageBusy()
+          : ZapierMessages.storageUnavailable();
+      throw new ZapierUnavailableException(message, { cause: error });
     }
   }
 
@@ -119,9 +133,14 @@ export class ZapierCallbackService {
     try {
       await this.keep(runId, reason, rawBody, receivedAt);
     } catch (error) {
-      // Not kept anywhere yet: a 503 makes Zapier send it again rather than lose it.
-      this.outage.failed(error);
-      throw new ZapierUnavailableException(ZapierMessages.storageUnavailable(), { cause: error });
+      if (!(error instanceof ZapierValueRefusedError)) {
+        // Not kept anywhere yet: a 503 makes Zapier send it again rather than lose it.
+        this.outage.failed(error);
+        throw new ZapierUnavailableException(ZapierMessages.storageUnavailable(), { cause: error });
+      }
+      // The quarantine refuses a value of it too: Zapier's retries would meet the same refusal,
+      // so the 400 stands, and the run stays pending for the poller either way.
+      this.logger.warn(ZapierMessages.callbackNotKept(runId, error.reason));
     }
     throw new ZapierInvalidCallbackException(problems);
   }

@@ -38,6 +38,14 @@ describe('parseActionRun', () => {
     assert.equal(run.status, 'error');
   });
 
+  it('ignores an id that is not a well-formed run id (control characters, empty, too long)', () => {
+    const read = (data: Record<string, unknown>) => parseActionRun(200, { data }, 'asked').run.id;
+    assert.equal(read({ id: 'arun_\u0000', run_id: 'arun_3' }), 'arun_3');
+    assert.equal(read({ id: 'arun_\n', run_id: '\u0007' }), 'asked');
+    assert.equal(read({ id: '', run_id: 'x'.repeat(256) }), 'asked');
+    assert.equal(read({ id: 'arun_é' }), 'arun_é');
+  });
+
   it('treats 202, waiting, queued, running and a missing status as pending', () => {
     assert.equal(parseActionRun(202, undefined, 'a').run.status, 'pending');
     assert.equal(parseActionRun(202, { data: { status: 'success' } }, 'a').run.status, 'pending');

@@ -1,5 +1,9 @@
 import type { ActionRun } from '../interfaces/action-run.interface.js';
-import { normaliseErrors, normaliseResults } from '../common/normalise-run-fields.js';
+import {
+  isWellFormedRunId,
+  normaliseErrors,
+  normaliseResults,
+} from '../common/normalise-run-fields.js';
 
 const PENDING = new Set(['waiting', 'queued', 'running']);
 
@@ -8,7 +12,8 @@ const isRecord = (value: unknown): value is Record<string, unknown> =>
 
 /**
  * Reads `GET /v2/action-runs/{id}` leniently (docs/decisions.md#f2 and #d2 to #d4): the body may be
- * enveloped in `data` or not; the id is `data.id`, else `data.run_id`, else the one asked for;
+ * enveloped in `data` or not; the id is `data.id`, else `data.run_id`, else the one asked for
+ * (an id that is not a well-formed run id, see `isWellFormedRunId`, counts as absent);
  * `success` and `error` are the only terminal statuses, and HTTP 202, `waiting`, `queued`,
  * `running`, a missing or an unknown status all mean pending (`unknownStatus` reports the last).
  */
@@ -18,12 +23,12 @@ export function parseActionRun(
   requestedId: string,
 ): { run: ActionRun; unknownStatus: string | null } {
   const data = isRecord(body) && isRecord(body.data) ? body.data : isRecord(body) ? body : {};
-  const id =
-    typeof data.id === 'string' && data.id !== ''
-      ? data.id
-      : typeof data.run_id === 'string' && data.run_id !== ''
-        ? data.run_id
-        : requestedId;
+  // An id that is not a usable key (empty, too long, control characters) counts as absent.
+  const id = isWellFormedRunId(data.id)
+    ? data.id
+    : isWellFormedRunId(data.run_id)
+      ? data.run_id
+      : requestedId;
   const rawStatus = typeof data.status === 'string' ? data.status : null;
   const terminal = httpStatus !== 202 && (rawStatus === 'success' || rawStatus === 'error');
   const unknownStatus =

@@ -8,6 +8,7 @@ import type { ResolvedZapierOptions } from '../options/resolve-zapier-options.js
 import { ZapierRequestBudget } from '../budget/zapier-request-budget.js';
 import { ZapierRunLifecycle } from '../runs/zapier-run-lifecycle.js';
 import { validateCallbackUrl } from '../common/callback-url.js';
+import { isWellFormedRunId, MAX_RUN_ID_LENGTH } from '../common/normalise-run-fields.js';
 import { parseActionRun } from './parse-action-run.js';
 import { retryAfterMs } from './rate-limit-headers.js';
 import {
@@ -91,9 +92,16 @@ export class ZapierClient {
     // The create counts as in flight until its run is recorded (see ZapierRunLifecycle).
     try {
       const data = (response.body as { data?: { id?: unknown } } | undefined)?.data;
-      if (typeof data?.id !== 'string' || data.id === '') {
+      if (data?.id === undefined || data.id === null || data.id === '') {
         throw new ZapierApiError(
           ZapierMessages.createWithoutRunId(response.status),
+          response.status,
+        );
+      }
+      if (!isWellFormedRunId(data.id)) {
+        // Not a key the store can hold (a NUL is refused by PostgreSQL) nor one safe to log.
+        throw new ZapierApiError(
+          ZapierMessages.createRunIdMalformed(response.status, MAX_RUN_ID_LENGTH),
           response.status,
         );
       }

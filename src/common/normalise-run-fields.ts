@@ -1,5 +1,20 @@
 import type { ZapierRunError, ZapierRunResults } from '../interfaces/action-run.interface.js';
 
+/** Longest run id, in code points: the size of the `run_id` column. */
+export const MAX_RUN_ID_LENGTH = 255;
+
+/**
+ * A run id we can key on, wherever it comes from (a callback, Zapier's API): a non-empty string of
+ * at most 255 code points, without control characters (a NUL is refused by PostgreSQL, and
+ * newlines or escapes would forge log lines and break the ids a message tells the reader to copy)
+ * and without lone surrogates (stored as U+FFFD, they would collide with other ids).
+ */
+export function isWellFormedRunId(id: unknown): id is string {
+  if (typeof id !== 'string' || id === '' || /[\p{Cc}\p{Cs}]/u.test(id)) return false;
+  // Code points, not UTF-16 units or graphemes (class-validator's MaxLength counts the latter).
+  return id.length <= MAX_RUN_ID_LENGTH || Array.from(id).length <= MAX_RUN_ID_LENGTH;
+}
+
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 

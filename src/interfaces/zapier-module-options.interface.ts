@@ -161,6 +161,27 @@ export interface ZapierJwksOptions {
 }
 
 /**
+ * How deep and how large a run's result may be, as parsed JSON. A result beyond them is not
+ * stored: JSON this deep cannot be serialised again (the stack overflows), and one this large
+ * would hold the run store up for every other run.
+ *
+ * @publicApi
+ */
+export interface ZapierResultLimits {
+  /**
+   * Most levels of nested arrays and objects in a result (`[]` and `{}` are one level, `[[1]]`
+   * two). An integer from 1 to 1000.
+   * @default 64
+   */
+  maxDepth?: number;
+  /**
+   * Most values in a result, containers and scalars alike (object keys are not counted).
+   * @default 1000000
+   */
+  maxValues?: number;
+}
+
+/**
  * Options of `ZapierModule.forRoot()`, or what `forRootAsync()`'s factory returns.
  *
  * @publicApi
@@ -213,12 +234,6 @@ export interface ZapierModuleOptions {
    */
   callbackMemoryLimit?: number;
   /**
-   * Limits on the shape of a run's results, from a callback or a poll: JSON nested deeper, or
-   * holding more elements (array items and object members), is refused before it is parsed
-   * (a callback gets 400 and is quarantined; a polled run is parked).
-   */
-  resultLimits?: ZapierResultLimits;
-  /**
    * Timeout of one request to Zapier's API.
    * @default 30000
    */
@@ -230,6 +245,13 @@ export interface ZapierModuleOptions {
    * @default 20971520 (20 MiB)
    */
   responseBodyLimit?: number;
+  /**
+   * Limits on a run's results (and errors), from a callback or a poll. A callback's body is
+   * measured as it streams in, before it is parsed: beyond them it gets 400 and is quarantined
+   * with what was read. A polled run whose result exceeds them is parked with the reason instead
+   * of stored (see `ZapierRunsService.findUnstorable()`), and the poller goes on with the others.
+   */
+  resultLimits?: ZapierResultLimits;
   /**
    * Body shape of `POST /v2/action-runs/`: the API reference's `{ data: { ..., inputs } }`
    * (default) or, as a fallback, the guides' flat `{ ..., input }` (docs/decisions.md#d1).
@@ -245,20 +267,6 @@ export interface ZapierModuleOptions {
    * @default '<hostname>:<pid>:<random>'
    */
   instanceId?: string;
-}
-
-/** @publicApi */
-export interface ZapierResultLimits {
-  /**
-   * Deepest nesting of arrays and objects.
-   * @default 64
-   */
-  maxDepth?: number;
-  /**
-   * Most elements.
-   * @default 1000000
-   */
-  maxValues?: number;
 }
 
 /**

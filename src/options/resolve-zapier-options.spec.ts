@@ -42,7 +42,19 @@ describe('resolveZapierOptions', () => {
       maxRetryDelayMs: 600_000,
       concurrency: 64,
     });
+    assert.deepEqual(options.resultLimits, { maxDepth: 64, maxValues: 1_000_000 });
     assert.match(options.instanceId, /^.+:\d+:[0-9a-f]{6}$/);
+  });
+
+  it('keeps the result limits given, each defaulted on its own', () => {
+    assert.deepEqual(resolveZapierOptions({ resultLimits: { maxDepth: 1000 } }).resultLimits, {
+      maxDepth: 1000,
+      maxValues: 1_000_000,
+    });
+    assert.deepEqual(resolveZapierOptions({ resultLimits: { maxValues: 10 } }).resultLimits, {
+      maxDepth: 64,
+      maxValues: 10,
+    });
   });
 
   it('keeps what is given and trims a trailing slash off the API URL', () => {
@@ -73,6 +85,14 @@ describe('resolveZapierOptions', () => {
       'polling.maxCooldownMs',
       { polling: { maxCooldownMs: 59_999 } },
       'an integer of at least 60000',
+    ],
+    ['resultLimits.maxDepth', { resultLimits: { maxDepth: 0 } }, 'an integer of at least 1'],
+    ['resultLimits.maxDepth', { resultLimits: { maxDepth: 1001 } }, 'an integer from 1 to 1000'],
+    ['resultLimits.maxValues', { resultLimits: { maxValues: 2.5 } }, 'an integer of at least 1'],
+    [
+      'resultLimits',
+      { resultLimits: 64 },
+      'an object such as { maxDepth: 64, maxValues: 1000000 }',
     ],
   ];
   for (const [path, options, expected] of invalid) {

@@ -32,10 +32,10 @@ export interface ResolvedZapierOptions {
   };
   callbackBodyLimit: number;
   callbackMemoryLimit: number;
-  resultLimits: { maxDepth: number; maxValues: number };
   requestTimeoutMs: number;
   responseBodyLimit: number;
   createBodyShape: 'reference' | 'flat';
+  resultLimits: { maxDepth: number; maxValues: number };
   polling: {
     enabled: boolean;
     intervalMs: number;
@@ -88,6 +88,9 @@ export function resolveZapierOptions(options: ZapierModuleOptions): ResolvedZapi
   const delivery = options.delivery ?? {};
   const jwks = options.jwks ?? {};
   const resultLimits = options.resultLimits ?? {};
+  if (resultLimits === null || typeof resultLimits !== 'object') {
+    fail('resultLimits', resultLimits, 'an object such as { maxDepth: 64, maxValues: 1000000 }');
+  }
   const resolved: ResolvedZapierOptions = {
     accessToken: accessToken(options.accessToken),
     apiBaseUrl: serviceUrl('apiBaseUrl', options.apiBaseUrl ?? DEFAULT_API_BASE_URL).replace(
@@ -123,10 +126,6 @@ export function resolveZapierOptions(options: ZapierModuleOptions): ResolvedZapi
       96 * 1024 * 1024,
       1024,
     ),
-    resultLimits: {
-      maxDepth: integer('resultLimits.maxDepth', resultLimits.maxDepth, 64, 1),
-      maxValues: integer('resultLimits.maxValues', resultLimits.maxValues, 1_000_000, 1),
-    },
     requestTimeoutMs: integer('requestTimeoutMs', options.requestTimeoutMs, 30_000, 1),
     responseBodyLimit: integer(
       'responseBodyLimit',
@@ -138,6 +137,10 @@ export function resolveZapierOptions(options: ZapierModuleOptions): ResolvedZapi
       'reference',
       'flat',
     ] as const),
+    resultLimits: {
+      maxDepth: integer('resultLimits.maxDepth', resultLimits.maxDepth, 64, 1),
+      maxValues: integer('resultLimits.maxValues', resultLimits.maxValues, 1_000_000, 1),
+    },
     polling: {
       enabled: boolean('polling.enabled', polling.enabled, true),
       intervalMs: integer('polling.intervalMs', polling.intervalMs, 10_000, 10),
@@ -193,8 +196,19 @@ export function resolveZapierOptions(options: ZapierModuleOptions): ResolvedZapi
     'callbackBodyLimit',
     resolved.callbackBodyLimit,
   );
+  // JSON.stringify recurses: far deeper than this, serialising a result again overflows the stack.
+  if (resolved.resultLimits.maxDepth > MAX_RESULT_DEPTH) {
+    fail(
+      'resultLimits.maxDepth',
+      resolved.resultLimits.maxDepth,
+      `an integer from 1 to ${MAX_RESULT_DEPTH}`,
+    );
+  }
   return resolved;
 }
+
+/** Deepest `resultLimits.maxDepth`: the depth the callback parser refuses beyond, too. */
+const MAX_RESULT_DEPTH = 1000;
 
 function atLeast(path: string, value: number, boundPath: string, bound: number): void {
   if (value < bound) fail(path, value, `at least ${boundPath} (${bound})`);

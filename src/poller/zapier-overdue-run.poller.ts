@@ -10,7 +10,9 @@ import { ZapierMessages } from '../zapier.messages.js';
 import type { ZapierClock } from '../interfaces/zapier-clock.interface.js';
 import { ZAPIER_HOST, type ZapierHost } from '../zapier-host.provider.js';
 import type { ResolvedZapierOptions } from '../options/resolve-zapier-options.js';
+import { ZapierValueRefusedError } from '../errors/zapier-storage.errors.js';
 import { backoffDelay } from '../common/backoff.js';
+import { exceedsJsonLimits } from '../common/json-limits.js';
 import { OutageLog } from '../common/outage-log.js';
 import { ZapierClient } from '../client/zapier.client.js';
 import { ZapierApiError } from '../client/zapier-api.error.js';
@@ -104,16 +106,39 @@ export class ZapierOverdueRunPoller implements OnApplicationBootstrap, BeforeApp
       await this.reschedule(run, now, null);
       return true;
     }
-    await this.runs.recordResult({
-      runId: run.runId,
-      status: read.run.status,
-      results: read.run.results,
-      errors: read.run.errors,
-      rawPayload: read.raw,
-      source: 'poll',
-      receivedAt: now,
-    });
+    const limits = this.options.resultLimits;
+    const tooLarge =
+      exceedsJsonLimits(read.run.results, limits, 'results') ??
+      exceedsJsonLimits(read.run.errors, limits, 'errors');
+    if (tooLarge !== undefined) {
+      await this.park(run, tooLarge);
+      return true;
+    }
+    try {
+      await this.runs.recordResult({
+        runId: run.runId,
+        status: read.run.status,
+        results: read.run.results,
+        errors: read.run.errors,
+        rawPayload: read.raw,
+        source: 'poll',
+        receivedAt: now,
+      });
+    } catch (error) {
+      // Any other failure is the database's, and ends the round (the run is read again later).
+      if (!(error instanceof ZapierValueRefusedError)) throw error;
+      await this.park(run, error.reason);
+    }
     return true;
+  }
+
+  /**
+   * A result that cannot be stored would fail again on every read, and the run, due first, would
+   * be claimed first in every round, starving the runs due after it: it is parked instead.
+   */
+  private async park(run: OverdueRun, reason: string): Promise<void> {
+    await this.schedule.park(run, reason);
+    this.logger.warn(ZapierMessages.pollResultParked(run.runId, reason));
   }
 
   private async handleFailure(run: OverdueRun, error: unknown): Promise<boolean> {

@@ -50,6 +50,18 @@ export class ZapierPollSchedule {
     });
   }
 
+  /**
+   * Parks a run whose result cannot be stored, with the reason: it is not read again (so it
+   * cannot hold up the runs due after it) until `ZapierRunsService.repoll()`.
+   */
+  park(run: OverdueRun, reason: string): Promise<void> {
+    return this.queue.park(run.runId, this.options.instanceId, {
+      attempts: run.pollAttempts + 1,
+      reason,
+      now: this.clock.now(),
+    });
+  }
+
   /** Releases every claim of this instance (a round starts clean; shutdown). */
   releaseAll(): Promise<void> {
     return this.queue.releaseAll(this.options.instanceId);

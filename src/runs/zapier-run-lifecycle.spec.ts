@@ -5,6 +5,7 @@ import { migratedDataSource } from '../../test/support/data-sources.js';
 import { postgresSkipReason } from '../../test/support/postgres.js';
 import { eventually } from '../../test/support/zapier-harness.js';
 import type { ZapierClock } from '../interfaces/zapier-clock.interface.js';
+import type { ZapierRunResults } from '../interfaces/action-run.interface.js';
 import { resolveZapierOptions } from '../options/resolve-zapier-options.js';
 import { ZapierClaimedDeliveries } from '../storage/claimed-deliveries.js';
 import { ZapierOutbox } from '../storage/outbox.repository.js';
@@ -14,6 +15,7 @@ import { ZapierRunLifecycle, type RecordOutcome } from './zapier-run-lifecycle.j
 import { captureNestLogs } from '../../test/support/spec-context.js';
 import { lifecycleOver } from '../../test/support/lifecycle.js';
 import { ZapierMessages } from '../zapier.messages.js';
+import { ZapierValueRefusedError } from '../errors/zapier-storage.errors.js';
 
 const REQUEST_TIMEOUT_MS = 10_000;
 /** How long `beginCreate()` holds results at most: the request timeout plus the 5 s margin. */
@@ -84,6 +86,25 @@ const num = (value: unknown): number | null =>
   value === null || value === undefined ? null : Number(value);
 
 const pgSkip = await postgresSkipReason();
+
+/** Nested deeper than JSON.stringify can serialise (it recurses; the parsers of V8 do not). */
+function tooDeepForJson(): ZapierRunResults {
+  let value: Record<string, unknown> = {};
+  for (let i = 0; i < 200_000; i++) value = { next: value };
+  return [value];
+}
+
+/**
+ * Submits `ids` in one tick, so that they share one batch, with the result of `culprit` replaced
+ * by `bad`; returns how each settled, in order.
+ */
+async function recordTogether(
+  lifecycle: ZapierRunLifecycle,
+  ids: string[],
+  bad: (runId: string) => TerminalResult | undefined,
+): Promise<Array<PromiseSettledResult<RecordOutcome>>> {
+  return Promise.allSettled(ids.map((id) => lifecycle.recordResult(bad(id) ?? result(id))));
+}
 
 describe('ZapierRunLifecycle on sqlite', () => {
   let dataSource: DataSource;
@@ -340,6 +361,31 @@ describe('ZapierRunLifecycle on sqlite', () => {
     assert.equal((await runRow(dataSource, 'q1')).status, 'pending');
     assert.deepEqual(recorder.handed, []);
   });
+
+  it('fails only the result that cannot be serialised; the rest of its batch commits', async () => {
+    const ids = Array.from({ length: 12 }, (_v, i) => `deep-${i}`);
+    const settled = await recordTogether(lifecycle, ids, (id) =>
+      id === 'deep-5' ? { ...result(id), results: tooDeepForJson() } : undefined,
+    );
+    settled.forEach((outcome, i) => {
+      if (i === 5) {
+        assert.equal(outcome.status, 'rejected');
+        const error = outcome.reason as unknown;
+        assert.ok(error instanceof ZapierValueRefusedError, String(error));
+        assert.match(error.reason, /cannot be serialised as JSON/);
+      } else {
+        assert.deepEqual(outcome, { status: 'fulfilled', value: 'stored' }, ids[i]);
+      }
+    });
+    const stored = await dataSource.query<RunRow[]>(
+      `SELECT run_id FROM zapier_action_runs ORDER BY run_id`,
+    );
+    assert.deepEqual(
+      stored.map((row) => row.run_id),
+      ids.filter((id) => id !== 'deep-5').sort(),
+    );
+    assert.equal(recorder.handed.length, 11, 'each stored result handed over once');
+  });
 });
 
 describe('ZapierRunLifecycle on postgres', { skip: pgSkip }, () => {
@@ -387,5 +433,29 @@ describe('ZapierRunLifecycle on postgres', { skip: pgSkip }, () => {
       assert.equal(row.status, 'success');
       assert.equal(row.delivery_claimed_by, stored[0].by, 'claimed by the instance that stored it');
     }
+  });
+
+  it('fails only the result whose run id PostgreSQL refuses (NUL, 22021); its batch neighbours commit', async () => {
+    const { lifecycle, recorder } = lifecycleOn(first, clock, 'instance-a');
+    const ids = Array.from({ length: 20 }, (_v, i) => (i === 7 ? 'nul-\u0000-7' : `nul-${i}`));
+    const settled = await recordTogether(lifecycle, ids, () => undefined);
+    settled.forEach((outcome, i) => {
+      if (i === 7) {
+        assert.equal(outcome.status, 'rejected');
+        const error = outcome.reason as unknown;
+        assert.ok(error instanceof ZapierValueRefusedError, String(error));
+        assert.match(error.reason, /22021/);
+      } else {
+        assert.deepEqual(outcome, { status: 'fulfilled', value: 'stored' }, ids[i]);
+      }
+    });
+    const stored = await first.query<RunRow[]>(
+      `SELECT run_id FROM zapier_action_runs WHERE run_id LIKE 'nul-%' ORDER BY run_id`,
+    );
+    assert.deepEqual(
+      stored.map((row) => row.run_id),
+      ids.filter((_id, i) => i !== 7).sort(),
+    );
+    assert.equal(recorder.handed.length, 19);
   });
 });

@@ -3,6 +3,7 @@ import { ZAPIER_BUDGET_KEY, ZAPIER_CLOCK, ZAPIER_OPTIONS } from '../zapier.const
 import { ZapierMessages } from '../zapier.messages.js';
 import type { ZapierClock } from '../interfaces/zapier-clock.interface.js';
 import type { ResolvedZapierOptions } from '../options/resolve-zapier-options.js';
+import { ZapierValueRefusedError } from '../errors/zapier-storage.errors.js';
 import { ZapierClaimedDeliveries } from '../storage/claimed-deliveries.js';
 import { GroupCommit } from '../storage/group-commit.js';
 import { ZapierOutbox } from '../storage/outbox.repository.js';
@@ -12,6 +13,7 @@ import {
 } from '../storage/quarantine.repository.js';
 import { ZapierBudgetRepository } from '../storage/request-budget.repository.js';
 import { ZapierRunIntake } from '../storage/run-intake.repository.js';
+import { refusedValue } from '../storage/sql/sql-refusals.js';
 import type { ClaimContext, TerminalResult } from '../storage/stored-run.js';
 
 /** Whether a result changed the run (`stored`) or the run was terminal already (`duplicate`). */
@@ -28,6 +30,16 @@ export interface SubmittedRunInput {
 const EXPIRY_BATCH = 500;
 /** Duplicates are compared with the stored outcome in one query per this many ms at most. */
 const DUPLICATE_CHECK_LINGER_MS = 100;
+/** Most results in one statement, and their most total payload (UTF-16 units, about bytes). */
+const RESULT_BATCH_ITEMS = 200;
+const RESULT_BATCH_WEIGHT = 16 * 1024 * 1024;
+/**
+ * Most results waiting for the database, and their most total payload: ten full batches, or four
+ * batches' worth of payload (a lone result to an empty queue always goes, however large). Past
+ * that the database is not keeping up, and a 503 now (Zapier retries) beats holding more bodies.
+ */
+const RESULT_QUEUE_ITEMS = 10 * RESULT_BATCH_ITEMS;
+const RESULT_QUEUE_WEIGHT = 4 * RESULT_BATCH_WEIGHT;
 
 /**
  * The one owner of a run's life: every state change goes through here, and here alone a state
@@ -65,9 +77,14 @@ export class ZapierRunLifecycle {
       // One batch at a time, on PostgreSQL too: under load, fewer and larger statements cost
       // less CPU per result (each statement is a round trip of its own) than concurrent ones.
       maxConcurrent: 1,
-      maxItems: 200,
-      maxWeight: 16 * 1024 * 1024,
+      maxItems: RESULT_BATCH_ITEMS,
+      maxWeight: RESULT_BATCH_WEIGHT,
+      maxQueued: RESULT_QUEUE_ITEMS,
+      maxQueuedWeight: RESULT_QUEUE_WEIGHT,
       weight: (item) => item.rawPayload.length,
+      // A value the database refuses fails its own result only; writeResults changes nothing
+      // when its statement fails, so writing the halves again is safe.
+      isolate: (error) => refusedValue(error) !== undefined,
     });
     this.duplicates = new GroupCommit((items) => this.reportConflicts(items), {
       maxConcurrent: 1,
@@ -78,9 +95,18 @@ export class ZapierRunLifecycle {
     });
   }
 
-  /** Resolves once the result is committed (or was already); rejects if it could not be. */
-  recordResult(result: TerminalResult): Promise<RecordOutcome> {
-    return this.results.submit(result);
+  /**
+   * Resolves once the result is committed (or was already). Rejects with
+   * `ZapierValueRefusedError` when the database refused a value of this result (tried alone:
+   * storing it again cannot work), with `ZapierWriteQueueFullError` at once when too many results
+   * wait for the database already, and with the database's error otherwise.
+   */
+  async recordResult(result: TerminalResult): Promise<RecordOutcome> {
+    try {
+      return await this.results.submit(result);
+    } catch (error) {
+      throw asRefusal(error);
+    }
   }
 
   /**
@@ -159,9 +185,16 @@ export class ZapierRunLifecycle {
     }
   }
 
-  /** Keeps a signed callback that is not a run result; the run stays as it is. */
-  quarantine(entry: QuarantineEntry): Promise<void> {
-    return this.quarantined.insert(entry);
+  /**
+   * Keeps a signed callback that is not a run result; the run stays as it is. Rejects with
+   * `ZapierValueRefusedError` when the database refuses a value of the entry.
+   */
+  async quarantine(entry: QuarantineEntry): Promise<void> {
+    try {
+      await this.quarantined.insert(entry);
+    } catch (error) {
+      throw asRefusal(error);
+    }
   }
 
   private deliveryClaim(): ClaimContext {
@@ -214,4 +247,10 @@ export class ZapierRunLifecycle {
     }
     return items.map(() => undefined);
   }
+}
+
+/** A write's error as `ZapierValueRefusedError` when a value it carried was refused. */
+function asRefusal(error: unknown): unknown {
+  const reason = refusedValue(error);
+  return reason === undefined ? error : new ZapierValueRefusedError(reason, { cause: error });
 }

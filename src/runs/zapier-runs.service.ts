@@ -1,14 +1,16 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { IsNull } from 'typeorm';
 import { ZAPIER_CLOCK } from '../zapier.constants.js';
 import type { ZapierClock } from '../interfaces/zapier-clock.interface.js';
 import { ZapierActionRun } from '../storage/zapier-action-run.entity.js';
 import { ZapierCallbackQuarantine } from '../storage/zapier-callback-quarantine.entity.js';
 import { ZapierOutbox } from '../storage/outbox.repository.js';
+import { ZapierPollQueue } from '../storage/poll-queue.repository.js';
 import { ZapierSql } from '../storage/sql/zapier-sql.js';
 
 /**
  * Read and repair what the module stored: a run, the runs whose events could not be delivered,
- * and the callbacks that were quarantined.
+ * the runs whose polled result could not be stored, and the callbacks that were quarantined.
  *
  * @publicApi
  */
@@ -17,6 +19,7 @@ export class ZapierRunsService {
   constructor(
     private readonly sql: ZapierSql,
     private readonly outbox: ZapierOutbox,
+    private readonly polls: ZapierPollQueue,
     @Inject(ZAPIER_CLOCK) private readonly clock: ZapierClock,
   ) {}
 
@@ -41,6 +44,29 @@ export class ZapierRunsService {
    */
   redeliver(runId: string): Promise<boolean> {
     return this.outbox.requeue(runId, this.clock.now());
+  }
+
+  /**
+   * Pending runs the poller parked because the result Zapier reported for them could not be
+   * stored (beyond `resultLimits`, or refused by the database), oldest first; the reason is in
+   * `pollLastError`. They are not polled again until `repoll()`; a callback still completes one,
+   * and past `polling.retentionMs` it expires like any pending run.
+   */
+  findUnstorable(limit = 100): Promise<ZapierActionRun[]> {
+    return this.sql.dataSource.getRepository(ZapierActionRun).find({
+      where: { status: 'pending', pollNextAt: IsNull() },
+      order: { updatedAt: 'ASC' },
+      take: limit,
+    });
+  }
+
+  /**
+   * Polls a parked run again, at once and from attempt 1: once its cause is fixed (a larger
+   * `resultLimits`, for instance). Returns `false` if the run is not parked. Any instance's poller
+   * picks it up.
+   */
+  repoll(runId: string): Promise<boolean> {
+    return this.polls.unpark(runId, this.clock.now());
   }
 
   /** Signed callbacks that were not run results (newest first). */

@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { ZapierWriteQueueFullError } from '../errors/zapier-storage.errors.js';
 import { GroupCommit } from './group-commit.js';
+
+/** A write that refuses any batch holding a negative item, like a database refusing a value. */
+class RefusedValue extends Error {}
 
 function recorder(maxConcurrent: number, maxItems = 100, maxWeight = 1e9) {
   const batches: number[][] = [];
@@ -87,5 +91,105 @@ describe('GroupCommit', () => {
       [1, 2],
       [3, 4, 5],
     ]);
+  });
+
+  it('writes a batch refused for one value again in halves: only the culprits fail', async () => {
+    const batches: number[][] = [];
+    const commit = new GroupCommit<number, string>(
+      (items) => {
+        batches.push(items);
+        const bad = items.find((item) => item < 0);
+        return bad === undefined
+          ? Promise.resolve(items.map((item) => `ok ${item}`))
+          : Promise.reject(new RefusedValue(`refused ${bad}`));
+      },
+      {
+        maxConcurrent: 1,
+        maxItems: 100,
+        maxWeight: 1e9,
+        weight: () => 1,
+        isolate: (error) => error instanceof RefusedValue,
+      },
+    );
+    const items = [1, 2, 3, -4, 5, 6, 7, 8, 9, -10, 11, 12];
+    const outcomes = await Promise.allSettled(items.map((item) => commit.submit(item)));
+    assert.deepEqual(
+      outcomes.map((o) => (o.status === 'fulfilled' ? o.value : (o.reason as Error).message)),
+      items.map((item) => (item < 0 ? `refused ${item}` : `ok ${item}`)),
+    );
+    // Every good item was written exactly once, and each culprit was finally tried alone.
+    const written = batches.filter((batch) => batch.every((item) => item > 0)).flat();
+    assert.deepEqual(
+      written.sort((a, b) => a - b),
+      items.filter((item) => item > 0),
+    );
+    assert.deepEqual(
+      batches.filter((batch) => batch.length === 1 && batch[0] < 0),
+      [[-4], [-10]],
+    );
+    assert.ok(batches.length <= 2 * items.length, `${batches.length} statements`);
+  });
+
+  it('rejects the whole batch at once, in one statement, on an error no single item causes', async () => {
+    let statements = 0;
+    const commit = new GroupCommit<number, number>(
+      () => {
+        statements += 1;
+        return Promise.reject(new Error('connection terminated'));
+      },
+      {
+        maxConcurrent: 1,
+        maxItems: 100,
+        maxWeight: 1e9,
+        weight: () => 1,
+        isolate: (error) => error instanceof RefusedValue,
+      },
+    );
+    const outcomes = await Promise.allSettled([1, 2, 3, 4].map((item) => commit.submit(item)));
+    assert.ok(outcomes.every((o) => o.status === 'rejected'));
+    assert.equal(statements, 1);
+  });
+
+  it('refuses at once what exceeds the queue bound, by count or weight, and queues again once it drains', async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const commit = new GroupCommit<number, number>(
+      async (items) => {
+        await gate;
+        return items;
+      },
+      { maxConcurrent: 1, maxItems: 2, maxWeight: 100, weight: (item) => item, maxQueued: 3 },
+    );
+    // The first batch is in flight (the database hangs); three more wait, the queue's bound.
+    const inFlight = commit.submit(1);
+    await new Promise((resolve) => setImmediate(resolve));
+    const waiting = [2, 3, 4].map((item) => commit.submit(item));
+    const started = Date.now();
+    await assert.rejects(commit.submit(5), (error: unknown) => {
+      assert.ok(error instanceof ZapierWriteQueueFullError);
+      assert.equal(error.queued, 3);
+      assert.equal(error.limit, 3);
+      return true;
+    });
+    assert.ok(Date.now() - started < 50, 'refused at once');
+    release();
+    assert.deepEqual(await Promise.all([inFlight, ...waiting]), [1, 2, 3, 4]);
+    assert.equal(await commit.submit(6), 6);
+
+    // By weight (default 4 × maxWeight = 40 here): a heavy lone item to an empty queue still goes.
+    const heavy = new GroupCommit<number, number>((items) => Promise.resolve(items), {
+      maxConcurrent: 1,
+      maxItems: 10,
+      maxWeight: 10,
+      weight: (item) => item,
+    });
+    const first = heavy.submit(500);
+    await assert.rejects(heavy.submit(1), ZapierWriteQueueFullError);
+    assert.equal(await first, 500);
+    const fits = [20, 20].map((item) => heavy.submit(item));
+    await assert.rejects(heavy.submit(1), ZapierWriteQueueFullError);
+    assert.deepEqual(await Promise.all(fits), [20, 20]);
   });
 });

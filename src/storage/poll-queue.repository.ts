@@ -73,6 +73,40 @@ WHERE run_id = ${p.add(runId)} AND status = 'pending' AND poll_claimed_by = ${p.
     );
   }
 
+  /**
+   * Parks a run this instance claimed: it stays pending, but with no next poll it is never
+   * claimed again (`poll_next_at` NULL marks a parked run; every other pending run has one) until
+   * `unpark`, a callback completes it, or it expires past Zapier's retention.
+   */
+  async park(
+    runId: string,
+    instanceId: string,
+    update: { attempts: number; reason: string; now: number },
+  ): Promise<void> {
+    const p = new SqlParams();
+    await this.sql.query(
+      `UPDATE ${RUNS} SET poll_next_at = NULL, poll_attempts = ${p.add(update.attempts, 'integer')},
+  poll_last_error = ${p.add(update.reason)}, poll_claimed_by = NULL, poll_claim_until = NULL,
+  updated_at = ${p.add(update.now, 'bigint')}
+WHERE run_id = ${p.add(runId)} AND status = 'pending' AND poll_claimed_by = ${p.add(instanceId)}`,
+      p,
+    );
+  }
+
+  /** Makes a parked run due at once, from attempt 1; returns whether the run was parked. */
+  async unpark(runId: string, now: number): Promise<boolean> {
+    const p = new SqlParams();
+    const at = p.add(now, 'bigint');
+    const rows = await this.sql.query(
+      `UPDATE ${RUNS} SET poll_next_at = ${at}, poll_attempts = 0, poll_last_error = NULL,
+  updated_at = ${at}
+WHERE run_id = ${p.add(runId)} AND status = 'pending' AND poll_next_at IS NULL
+RETURNING run_id`,
+      p,
+    );
+    return rows.length > 0;
+  }
+
   /** Extends this instance's claims on runs it is still polling. */
   async renewClaims(runIds: readonly string[], instanceId: string, until: number): Promise<void> {
     if (runIds.length === 0) return;

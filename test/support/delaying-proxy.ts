@@ -14,6 +14,8 @@ const RETURNED_HEADERS = [
 export interface ProxyAnswer {
   status: number;
   body?: unknown;
+  /** The body as text, sent as it is (JSON no serialiser would produce); instead of `body`. */
+  text?: string;
   /** Send the headers and half the body at once, the rest this much later. */
   stallBodyMs?: number;
 }
@@ -46,7 +48,7 @@ export async function startDelayingProxy(
       for await (const chunk of req as AsyncIterable<Buffer>) chunks.push(chunk);
       const own = override(entry.method, entry.path);
       if (own !== undefined) {
-        const text = own.body === undefined ? '' : JSON.stringify(own.body);
+        const text = own.text ?? (own.body === undefined ? '' : JSON.stringify(own.body));
         res.writeHead(own.status, { 'content-type': 'application/json' });
         const half = Math.floor(text.length / 2);
         res.write(text.slice(0, half));

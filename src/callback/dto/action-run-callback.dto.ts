@@ -43,8 +43,9 @@ export class ActionRunCallbackDataDto {
   type?: string;
 
   /**
-   * The run id, as `id` or `run_id`. `parseActionRunCallback` checks it before the DTO (a key
-   * of at most 255 code points, which `MaxLength` cannot count), and reports a missing one once.
+   * The run id, as `id` or `run_id`. `parseActionRunCallback` checks it before the DTO with
+   * `isWellFormedRunId` (a key of at most 255 code points, which `MaxLength` cannot count, without
+   * control characters), answers a malformed one 400, and reports a missing one once.
    */
   id?: string;
 
