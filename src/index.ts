@@ -14,6 +14,7 @@ export type {
   ZapierModuleExtras,
   ZapierModuleOptions,
   ZapierPollingOptions,
+  ZapierStorageOptions,
 } from './interfaces/zapier-module-options.interface.js';
 export type { ZapierClock } from './interfaces/zapier-clock.interface.js';
 export type {

@@ -56,6 +56,10 @@ export interface ResolvedZapierOptions {
     maxRetryDelayMs: number;
     concurrency: number;
   };
+  storage: {
+    statementTimeoutMs: number;
+    sqliteBusyTimeoutMs: number;
+  };
   instanceId: string;
 }
 
@@ -79,6 +83,7 @@ export function resolveZapierOptions(options: ZapierModuleOptions): ResolvedZapi
   const polling = options.polling ?? {};
   const delivery = options.delivery ?? {};
   const jwks = options.jwks ?? {};
+  const storage = options.storage ?? {};
   const resolved: ResolvedZapierOptions = {
     accessToken: accessToken(options.accessToken),
     apiBaseUrl: serviceUrl('apiBaseUrl', options.apiBaseUrl ?? DEFAULT_API_BASE_URL).replace(
@@ -150,6 +155,20 @@ export function resolveZapierOptions(options: ZapierModuleOptions): ResolvedZapi
       retryBaseDelayMs: integer('delivery.retryBaseDelayMs', delivery.retryBaseDelayMs, 5000, 1),
       maxRetryDelayMs: integer('delivery.maxRetryDelayMs', delivery.maxRetryDelayMs, 600_000, 1),
       concurrency: integer('delivery.concurrency', delivery.concurrency, 64, 1),
+    },
+    storage: {
+      statementTimeoutMs: integer(
+        'storage.statementTimeoutMs',
+        storage.statementTimeoutMs,
+        10_000,
+        1,
+      ),
+      sqliteBusyTimeoutMs: integer(
+        'storage.sqliteBusyTimeoutMs',
+        storage.sqliteBusyTimeoutMs,
+        1000,
+        0,
+      ),
     },
     instanceId: instanceId(options.instanceId),
   };
