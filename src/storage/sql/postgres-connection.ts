@@ -91,6 +91,7 @@ export class PostgresConnection implements SqlConnection {
       clearTimeout(timer);
     }
     timedOut = true;
+    void released.catch(() => undefined);
     if (backend !== null) this.track(this.cancel(backend, timeoutMs));
     throw new ZapierStatementTimeoutError(timeoutMs);
   }
