@@ -15,6 +15,7 @@ export type {
   ZapierModuleOptions,
   ZapierPollingOptions,
   ZapierResultLimits,
+  ZapierStorageOptions,
 } from './interfaces/zapier-module-options.interface.js';
 export type { ZapierClock } from './interfaces/zapier-clock.interface.js';
 export type {

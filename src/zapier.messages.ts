@@ -31,6 +31,14 @@ export const ZapierMessages = {
     `ZapierModule stores runs in PostgreSQL or SQLite (better-sqlite3); the data source is "${type}".`,
   sqliteDurabilitySet: (level: number) =>
     `SQLite's synchronous pragma was ${level}; the module set it to FULL (2), so that a 2xx to Zapier always means a commit that survives a power loss.`,
+  sqliteWalEnabled: (mode: string) =>
+    `The SQLite database was in ${safeForLog(mode)} journal mode; the module switched it to WAL (a lasting property of the file), so that its own connection and the host's can read while the other writes.`,
+  sqliteMemoryShared: () =>
+    'The SQLite database is ":memory:", which no second connection can open, so the module runs its statements on the host\'s connection: a transaction the host holds open there carries the module\'s writes with it, so a 2xx no longer always means a commit. Use a database file outside tests.',
+  statementTimedOut: (timeoutMs: number) =>
+    `A statement of the module ran longer than storage.statementTimeoutMs (${timeoutMs} ms) and was cancelled; if the database is merely slow rather than locked or hung, raise that option.`,
+  statementCancelFailed: (processId: number, cause: string) =>
+    `Could not cancel the module's timed-out statement on PostgreSQL backend ${processId} (${safeForLog(cause)}); it goes on until it ends or the database's own limits stop it.`,
   storageCheckFailed: (cause: string) =>
     `Could not check the module's tables at startup (${safeForLog(cause)}); callbacks are answered 503 until the database answers.`,
   storageUnavailable: () => 'The run store is unavailable; Zapier will retry this callback.',

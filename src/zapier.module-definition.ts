@@ -13,7 +13,10 @@ import type {
   ZapierModuleOptions,
 } from './interfaces/zapier-module-options.interface.js';
 import type { ZapierClock } from './interfaces/zapier-clock.interface.js';
-import { resolveZapierOptions } from './options/resolve-zapier-options.js';
+import {
+  resolveZapierOptions,
+  type ResolvedZapierOptions,
+} from './options/resolve-zapier-options.js';
 import { ZAPIER_ENTITIES } from './storage/zapier-storage.entities.js';
 import { ZapierSql } from './storage/sql/zapier-sql.js';
 import { ZapierConfigurationError } from './errors/zapier-configuration.error.js';
@@ -67,16 +70,17 @@ function withExtras(definition: DynamicModule, extras: ZapierModuleExtras): Dyna
     { provide: ZAPIER_DATA_SOURCE_NAME, useValue: extras.dataSource ?? 'default' },
     {
       provide: ZapierSql,
-      // Optional, so that a missing TypeOrmModule.forRoot() fails with a message naming it.
-      useFactory: (dataSource: DataSource | undefined) => {
+      // Optional, so that a missing TypeOrmModule.forRoot() fails with a message naming it. On
+      // a SQLite file this opens the module's own connection, closed at shutdown.
+      useFactory: (dataSource: DataSource | undefined, options: ResolvedZapierOptions) => {
         if (!dataSource) {
           throw new ZapierConfigurationError(
             ZapierMessages.missingDataSource(extras.dataSource ?? 'default'),
           );
         }
-        return new ZapierSql(dataSource);
+        return ZapierSql.open(dataSource, options.storage);
       },
-      inject: [{ token: dataSourceToken, optional: true }],
+      inject: [{ token: dataSourceToken, optional: true }, ZAPIER_OPTIONS],
     },
     // Also for a custom route (registerController: false) at callbackPath: the same reader.
     ZapierCallbackGate,

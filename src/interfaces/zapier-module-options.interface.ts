@@ -127,6 +127,33 @@ export interface ZapierDeliveryOptions {
 }
 
 /**
+ * How the module's own SQL statements run. The host's connections and sessions are left as they
+ * are: on PostgreSQL the module borrows pooled connections and changes none of their settings; on
+ * a SQLite file it opens a connection of its own (see `sqliteBusyTimeoutMs`).
+ *
+ * @publicApi
+ */
+export interface ZapierStorageOptions {
+  /**
+   * PostgreSQL: longest time one of the module's statements may take, waiting for a pooled
+   * connection and for locks included. Past it the statement is cancelled on the server
+   * (`pg_cancel_backend`) and fails: a callback is answered 503 (Zapier retries it), the poller
+   * and the delivery sweep try again on their next round. So a locked or hung database cannot
+   * pile up requests.
+   * @default 10000
+   */
+  statementTimeoutMs?: number;
+  /**
+   * SQLite: how long one of the module's statements keeps trying while another connection (a
+   * host transaction, another process) holds the write lock, before it fails like a timed-out
+   * statement above. The wait is a series of short asynchronous sleeps, never SQLite's own
+   * blocking busy timeout, so the app keeps serving other requests meanwhile.
+   * @default 1000
+   */
+  sqliteBusyTimeoutMs?: number;
+}
+
+/**
  * JWKS fetching and caching for callback verification.
  *
  * @publicApi
@@ -262,6 +289,8 @@ export interface ZapierModuleOptions {
   polling?: ZapierPollingOptions;
   /** Event delivery to listeners. */
   delivery?: ZapierDeliveryOptions;
+  /** How the module's SQL statements run: timeouts, SQLite's write lock. */
+  storage?: ZapierStorageOptions;
   /**
    * Name of this app instance in claims and logs.
    * @default '<hostname>:<pid>:<random>'

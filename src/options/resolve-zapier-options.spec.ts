@@ -43,6 +43,7 @@ describe('resolveZapierOptions', () => {
       concurrency: 64,
     });
     assert.deepEqual(options.resultLimits, { maxDepth: 64, maxValues: 1_000_000 });
+    assert.deepEqual(options.storage, { statementTimeoutMs: 10_000, sqliteBusyTimeoutMs: 1000 });
     assert.match(options.instanceId, /^.+:\d+:[0-9a-f]{6}$/);
   });
 
@@ -79,6 +80,16 @@ describe('resolveZapierOptions', () => {
     ],
     ['delivery.leaseMs', { delivery: { leaseMs: 'long' } }, 'an integer of at least 100'],
     ['polling.enabled', { polling: { enabled: 'yes' } }, 'true or false'],
+    [
+      'storage.statementTimeoutMs',
+      { storage: { statementTimeoutMs: 0 } },
+      'an integer of at least 1',
+    ],
+    [
+      'storage.sqliteBusyTimeoutMs',
+      { storage: { sqliteBusyTimeoutMs: -1 } },
+      'an integer of at least 0',
+    ],
     ['createBodyShape', { createBodyShape: 'nested' }, 'one of reference, flat'],
     ['jwks.cacheMaxAgeMs', { jwks: { cacheMaxAgeMs: Number.NaN } }, 'an integer of at least 1000'],
     [

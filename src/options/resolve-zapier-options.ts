@@ -58,6 +58,10 @@ export interface ResolvedZapierOptions {
     maxRetryDelayMs: number;
     concurrency: number;
   };
+  storage: {
+    statementTimeoutMs: number;
+    sqliteBusyTimeoutMs: number;
+  };
   instanceId: string;
 }
 
@@ -91,6 +95,7 @@ export function resolveZapierOptions(options: ZapierModuleOptions): ResolvedZapi
   if (resultLimits === null || typeof resultLimits !== 'object') {
     fail('resultLimits', resultLimits, 'an object such as { maxDepth: 64, maxValues: 1000000 }');
   }
+  const storage = options.storage ?? {};
   const resolved: ResolvedZapierOptions = {
     accessToken: accessToken(options.accessToken),
     apiBaseUrl: serviceUrl('apiBaseUrl', options.apiBaseUrl ?? DEFAULT_API_BASE_URL).replace(
@@ -172,6 +177,20 @@ export function resolveZapierOptions(options: ZapierModuleOptions): ResolvedZapi
       retryBaseDelayMs: integer('delivery.retryBaseDelayMs', delivery.retryBaseDelayMs, 5000, 1),
       maxRetryDelayMs: integer('delivery.maxRetryDelayMs', delivery.maxRetryDelayMs, 600_000, 1),
       concurrency: integer('delivery.concurrency', delivery.concurrency, 64, 1),
+    },
+    storage: {
+      statementTimeoutMs: integer(
+        'storage.statementTimeoutMs',
+        storage.statementTimeoutMs,
+        10_000,
+        1,
+      ),
+      sqliteBusyTimeoutMs: integer(
+        'storage.sqliteBusyTimeoutMs',
+        storage.sqliteBusyTimeoutMs,
+        1000,
+        0,
+      ),
     },
     instanceId: instanceId(options.instanceId),
   };

@@ -23,7 +23,9 @@ export class ZapierStorageCheck implements OnModuleInit {
   ) {}
 
   async onModuleInit(): Promise<void> {
-    const { dataSource } = this.sql;
+    // The host's data source creates the tables (migrations, synchronize), so it must know the
+    // entities; the module's statements may run on a connection of its own (see ZapierSql).
+    const { hostDataSource: dataSource } = this.sql;
     const missing = ZAPIER_ENTITIES.filter((entity) => !dataSource.hasMetadata(entity));
     if (missing.length > 0) {
       throw new ZapierConfigurationError(
@@ -37,7 +39,7 @@ export class ZapierStorageCheck implements OnModuleInit {
     for (const entity of ZAPIER_ENTITIES) {
       const table = dataSource.getMetadata(entity).tableName;
       try {
-        await dataSource.query(`SELECT 1 FROM ${table} WHERE 1 = 0`);
+        await this.sql.dataSource.query(`SELECT 1 FROM ${table} WHERE 1 = 0`);
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
         if (isMissingTable(message)) {
@@ -53,7 +55,8 @@ export class ZapierStorageCheck implements OnModuleInit {
 
   /**
    * A 2xx to Zapier must mean the run survives a crash or power loss. In WAL mode better-sqlite3
-   * defaults to `synchronous = NORMAL`, which acknowledges commits before they are on disk.
+   * defaults to `synchronous = NORMAL`, which acknowledges commits before they are on disk. The
+   * pragma belongs to a connection: this sets it on the one the module's statements use.
    */
   private async makeSqliteDurable(): Promise<void> {
     const { dataSource } = this.sql;

@@ -1,50 +1,82 @@
+import type { OnApplicationShutdown } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
+import { resolveZapierOptions } from '../../options/resolve-zapier-options.js';
 import { dialectOf, type SqlDialect } from './sql-dialect.js';
 import type { SqlParams } from './sql-params.js';
+import type { SqlConnection, SqlRow, SqlStatementLimits } from './sql-connection.js';
+import { PostgresConnection } from './postgres-connection.js';
+import { SqliteConnection } from './sqlite-connection.js';
 
-/** A row as the driver returns it: PostgreSQL gives BIGINT as a string, SQLite as a number. */
-export type SqlRow = Record<string, unknown>;
-
-const MAX_ATTEMPTS = 4;
-/** deadlock_detected, serialization_failure: the statement was rolled back and may run again. */
-const TRANSIENT_CODES = new Set(['40P01', '40001']);
-const isTransientConflict = (error: unknown): boolean =>
-  TRANSIENT_CODES.has(String((error as { driverError?: { code?: unknown } }).driverError?.code));
+export type { SqlRow } from './sql-connection.js';
 
 /**
- * Runs the module's statements on its TypeORM data source: the one place that knows the dialect
- * and retries transient conflicts. Each state change is one atomic statement (an upsert, or an
- * UPDATE guarded by the state it expects), so correctness never depends on process memory, on a
- * transaction spanning several round trips, or on SQLite's single shared query runner (TypeORM
- * cannot run two transactions on it at once).
+ * Runs the module's statements: the one place that knows the dialect, where statements run
+ * (`SqlConnection`: the host's pool on PostgreSQL, a connection of the module's own on a SQLite
+ * file) and which failures are retried (deadlocks, a locked SQLite file). Each state change is
+ * one atomic statement (an upsert, or an UPDATE guarded by the state it expects), so correctness
+ * never depends on process memory, on a transaction spanning several round trips, or on what the
+ * host has open on its own connections.
  */
-export class ZapierSql {
+export class ZapierSql implements OnApplicationShutdown {
   readonly dialect: SqlDialect;
+  private readonly connection: SqlConnection;
 
-  constructor(readonly dataSource: DataSource) {
-    this.dialect = dialectOf(dataSource);
+  /** The module's executor for the host's data source, with its own connection where needed. */
+  static async open(host: DataSource, limits: SqlStatementLimits): Promise<ZapierSql> {
+    const sqlite = dialectOf(host).kind === 'sqlite';
+    return new ZapierSql(
+      host,
+      sqlite ? await SqliteConnection.open(host, limits) : new PostgresConnection(host, limits),
+    );
   }
 
   /**
-   * Runs one statement and returns the rows it returned. A statement PostgreSQL aborted as a
-   * deadlock or serialization failure changed nothing, so it is run again (a few times) instead
-   * of failing a callback.
+   * Without `connection`, statements run on `hostDataSource` itself with the default limits (the
+   * unit specs do this; the module uses `open()`).
+   */
+  constructor(
+    readonly hostDataSource: DataSource,
+    connection?: SqlConnection,
+  ) {
+    this.dialect = dialectOf(hostDataSource);
+    this.connection = connection ?? connectionOn(hostDataSource, this.dialect);
+  }
+
+  /** Where the statements run: the host's data source, or the module's own on a SQLite file. */
+  get dataSource(): DataSource {
+    return this.connection.dataSource;
+  }
+
+  /**
+   * Runs one statement and returns the rows it returned. A statement that failed without
+   * changing anything (a PostgreSQL deadlock or serialization failure, a SQLite file another
+   * connection has locked) is run again, as the connection's `retryDelay` says, instead of
+   * failing a callback.
    */
   async query(sql: string, params: SqlParams): Promise<SqlRow[]> {
     const compiled = this.dialect.compile(sql, params.values);
+    const startedAt = Date.now();
     for (let attempt = 1; ; attempt++) {
-      const runner = this.dataSource.createQueryRunner();
       try {
-        const result = await runner.query(compiled.sql, compiled.values, true);
-        return (result.records ?? []) as SqlRow[];
+        return await this.connection.execute(compiled.sql, compiled.values);
       } catch (error) {
-        if (attempt >= MAX_ATTEMPTS || !isTransientConflict(error)) throw error;
-      } finally {
-        await runner.release();
+        const delay = this.connection.retryDelay(error, attempt, Date.now() - startedAt);
+        if (delay === null) throw error;
+        await new Promise((resolve) => setTimeout(resolve, delay));
       }
-      await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * attempt));
     }
   }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.connection.close();
+  }
+}
+
+function connectionOn(dataSource: DataSource, dialect: SqlDialect): SqlConnection {
+  const limits = resolveZapierOptions({}).storage;
+  return dialect.kind === 'sqlite'
+    ? new SqliteConnection(dataSource, limits, false)
+    : new PostgresConnection(dataSource, limits);
 }
 
 /** Readers for driver values. */

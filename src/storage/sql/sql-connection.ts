@@ -1,0 +1,49 @@
+import type { DataSource } from 'typeorm';
+
+/** A row as the driver returns it: PostgreSQL gives BIGINT as a string, SQLite as a number. */
+export type SqlRow = Record<string, unknown>;
+
+/** The resolved `storage` options: how long one statement may wait. */
+export interface SqlStatementLimits {
+  statementTimeoutMs: number;
+  sqliteBusyTimeoutMs: number;
+}
+
+/**
+ * How the module's statements reach one kind of database, beyond their text (that is
+ * `SqlDialect`): the data source they run on, one attempt at a statement, which failures are
+ * worth another attempt, and what closes with the module. Each driver keeps its own in one file
+ * beside this one.
+ */
+export interface SqlConnection {
+  /** Where the statements run: the host's data source, or one the module opened for itself. */
+  readonly dataSource: DataSource;
+  /** Runs one statement once. */
+  execute(sql: string, values: unknown[]): Promise<SqlRow[]>;
+  /**
+   * How long to wait before running a failed statement again, or `null` to let it fail;
+   * `attempts` were made so far, the first `elapsedMs` ago.
+   */
+  retryDelay(error: unknown, attempts: number, elapsedMs: number): number | null;
+  /** Closes what the module opened (never the host's data source). */
+  close(): Promise<void>;
+}
+
+/** One statement on a query runner of `dataSource`, released afterwards. */
+export async function runStatement(
+  dataSource: DataSource,
+  sql: string,
+  values: unknown[],
+): Promise<SqlRow[]> {
+  const runner = dataSource.createQueryRunner();
+  try {
+    const result = await runner.query(sql, values, true);
+    return (result.records ?? []) as SqlRow[];
+  } finally {
+    await runner.release();
+  }
+}
+
+/** The driver's error code of a failed query (TypeORM's `QueryFailedError.driverError.code`). */
+export const driverErrorCode = (error: unknown): string =>
+  String((error as { driverError?: { code?: unknown } } | null)?.driverError?.code);
