@@ -41,6 +41,7 @@ describe('resolveZapierOptions', () => {
       retryBaseDelayMs: 5000,
       maxRetryDelayMs: 600_000,
       concurrency: 64,
+      timeoutMs: 60_000,
     });
     assert.match(options.instanceId, /^.+:\d+:[0-9a-f]{6}$/);
   });
@@ -66,6 +67,7 @@ describe('resolveZapierOptions', () => {
       'an integer of at least 1',
     ],
     ['delivery.leaseMs', { delivery: { leaseMs: 'long' } }, 'an integer of at least 100'],
+    ['delivery.timeoutMs', { delivery: { timeoutMs: 0 } }, 'an integer of at least 10'],
     ['polling.enabled', { polling: { enabled: 'yes' } }, 'true or false'],
     ['createBodyShape', { createBodyShape: 'nested' }, 'one of reference, flat'],
     ['jwks.cacheMaxAgeMs', { jwks: { cacheMaxAgeMs: Number.NaN } }, 'an integer of at least 1000'],

@@ -55,6 +55,7 @@ export interface ResolvedZapierOptions {
     retryBaseDelayMs: number;
     maxRetryDelayMs: number;
     concurrency: number;
+    timeoutMs: number;
   };
   instanceId: string;
 }
@@ -150,6 +151,7 @@ export function resolveZapierOptions(options: ZapierModuleOptions): ResolvedZapi
       retryBaseDelayMs: integer('delivery.retryBaseDelayMs', delivery.retryBaseDelayMs, 5000, 1),
       maxRetryDelayMs: integer('delivery.maxRetryDelayMs', delivery.maxRetryDelayMs, 600_000, 1),
       concurrency: integer('delivery.concurrency', delivery.concurrency, 64, 1),
+      timeoutMs: integer('delivery.timeoutMs', delivery.timeoutMs, 60_000, 10),
     },
     instanceId: instanceId(options.instanceId),
   };
