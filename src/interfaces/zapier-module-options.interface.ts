@@ -138,7 +138,8 @@ export interface ZapierDeliveryOptions {
    *
    * Twice the default `leaseMs` and `requestTimeoutMs`: room for a listener that makes a couple of
    * calls to other services (or to Zapier through `ZapierClient`) with their own timeouts, while a
-   * hung one holds its slot for at most a minute.
+   * hung one holds its slot for at most a minute. At most 2147483647 (about 24.8 days), the
+   * longest delay a Node.js timer takes.
    * @default 60000
    */
   timeoutMs?: number;

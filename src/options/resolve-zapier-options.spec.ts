@@ -68,6 +68,11 @@ describe('resolveZapierOptions', () => {
     ],
     ['delivery.leaseMs', { delivery: { leaseMs: 'long' } }, 'an integer of at least 100'],
     ['delivery.timeoutMs', { delivery: { timeoutMs: 0 } }, 'an integer of at least 10'],
+    [
+      'delivery.timeoutMs',
+      { delivery: { timeoutMs: 2 ** 31 } },
+      'an integer of at least 10 and at most 2147483647 (24.8 days)',
+    ],
     ['polling.enabled', { polling: { enabled: 'yes' } }, 'true or false'],
     ['createBodyShape', { createBodyShape: 'nested' }, 'one of reference, flat'],
     ['jwks.cacheMaxAgeMs', { jwks: { cacheMaxAgeMs: Number.NaN } }, 'an integer of at least 1000'],
