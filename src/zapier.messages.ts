@@ -190,6 +190,17 @@ export const ZapierMessages = {
     `Run ${safeForLog(runId)}: listeners failed ${attempts} times (last: ${safeForLog(error)}), so it is parked as undeliverable; re-drive it with ZapierRunsService.redeliver('${safeForLog(runId)}').`,
   deliveryRetrying: (runId: string, attempt: number, error: string, seconds: number) =>
     `Run ${safeForLog(runId)}: a listener failed on attempt ${attempt} (${safeForLog(error)}); retrying in ${seconds} s.`,
+  /** `listeners`: the `Class.method()` names of the module's code, not from outside. */
+  deliveryTimedOut: (
+    runId: string,
+    attempt: number,
+    timeoutMs: number,
+    listeners: readonly string[],
+  ) =>
+    `Run ${safeForLog(runId)}: attempt ${attempt} was still running after ${timeoutMs} ms (delivery.timeoutMs), in ${listenerNames(listeners)}; it counts as failed and its claim is given up. The listener cannot be stopped and keeps running, so a retry may deliver the event again; have it return sooner (give its own calls a timeout), or raise delivery.timeoutMs.`,
+  /** Stored as the delivery's last error of an attempt that ran out of time. */
+  deliveryTimeoutError: (timeoutMs: number, listeners: readonly string[]) =>
+    `timed out after ${timeoutMs} ms (delivery.timeoutMs) in ${listenerNames(listeners)}`,
   /** Stored as the delivery's last error of a run whose deliverer stopped mid-delivery. */
   deliveryInterrupted: () => 'the instance delivering it stopped before its listeners finished',
   suppressedListener: (listener: string, event: string) =>
@@ -222,6 +233,13 @@ export const ZapierMessages = {
       `${safeForLog(url)} points at ${safeForLog(host)}${embedded === undefined ? '' : ` (embedding ${embedded})`}, which is not a public address, and Zapier refuses those; use a public host name (for local development, a tunnel such as cloudflared or ngrok).`,
     ),
 } as const;
+
+/** The listeners that have not returned; only those `ZapierListenerInspector` tracks have names. */
+function listenerNames(listeners: readonly string[]): string {
+  return listeners.length > 0
+    ? listeners.join(', ')
+    : 'a listener the module cannot name (added without @OnEvent, or request-scoped)';
+}
 
 function invalidCallbackUrl(rule: string, problem: string): string {
   return `Invalid callback_url (rule "${rule}"): ${problem}`;

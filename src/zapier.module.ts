@@ -18,6 +18,7 @@ import { ZapierRunsService } from './runs/zapier-runs.service.js';
 import { ZapierDeliveryRunner } from './delivery/zapier-delivery.runner.js';
 import { ZapierDeliveryScheduler } from './delivery/zapier-delivery.scheduler.js';
 import { ZapierListenerInspector } from './delivery/zapier-listener-inspector.js';
+import { ZapierRunningListeners } from './delivery/zapier-running-listeners.js';
 import { ZapierRequestBudget } from './budget/zapier-request-budget.js';
 import { ZapierClient } from './client/zapier.client.js';
 import { ZapierHttp } from './client/zapier-http.js';
@@ -60,6 +61,7 @@ import { ZapierOverdueRunPoller } from './poller/zapier-overdue-run.poller.js';
     ZapierDeliveryRunner,
     ZapierDeliveryScheduler,
     ZapierListenerInspector,
+    ZapierRunningListeners,
     ZapierHttp,
     ZapierRequestBudget,
     ZapierClient,

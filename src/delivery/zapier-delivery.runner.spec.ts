@@ -23,7 +23,9 @@ import { ZapierSql } from '../storage/sql/zapier-sql.js';
 import type { TerminalResult } from '../storage/stored-run.js';
 import type { ZapierHost } from '../zapier-host.provider.js';
 import { ZapierDeliveryRunner } from './zapier-delivery.runner.js';
+import { ZapierRunningListeners } from './zapier-running-listeners.js';
 import { captureNestLogs } from '../../test/support/spec-context.js';
+import { ZapierMessages } from '../zapier.messages.js';
 import { lifecycleOver } from '../../test/support/lifecycle.js';
 
 const RETRY_BASE_MS = 1_000;
@@ -110,7 +112,8 @@ describe('ZapierDeliveryRunner', () => {
     const events = new EventEmitter2();
     const host: ZapierHost = { events, scheduler: new SchedulerRegistry(), readiness: undefined };
     const outbox = new ZapierOutbox(new ZapierSql(dataSource));
-    const runner = new ZapierDeliveryRunner(outbox, channel, host, options, clock);
+    const running = new ZapierRunningListeners();
+    const runner = new ZapierDeliveryRunner(outbox, channel, host, options, clock, running);
     runners.push(runner);
     return { lifecycle: lifecycleFor(options, channel), runner, events };
   }
@@ -351,6 +354,106 @@ describe('ZapierDeliveryRunner', () => {
       rowIs('slow', (row) => row.delivery_state === 'delivered'),
     );
     assert.deepEqual(heard, ['i1:slow']);
+  });
+
+  it('fails an attempt still running after timeoutMs, frees its slot and claim, and ignores its late end', async () => {
+    const { lifecycle, runner, events } = instance('i1', { concurrency: 1, timeoutMs: 100 });
+    const attempts: string[] = [];
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    onEvent(events, ZapierEvents.RunCompleted, async (event: RunCompletedEvent) => {
+      attempts.push(`${event.runId}#${event.attempt}`);
+      if (event.runId === 'hung' && event.attempt === 1) await gate;
+    });
+    await lifecycle.recordResult(result('hung'));
+    await lifecycle.recordResult(result('next'));
+
+    await eventually(
+      'the hung attempt recorded as failed',
+      rowIs('hung', (row) => row.delivery_last_error !== null),
+    );
+    const failed = await runRow('hung');
+    assert.equal(failed.delivery_state, 'pending');
+    assert.equal(failed.delivery_claimed_by, null, 'its claim is given up');
+    assert.equal(failed.delivery_claim_until, null);
+    assert.equal(num(failed.delivery_attempts), 1);
+    assert.equal(failed.delivery_last_error, ZapierMessages.deliveryTimeoutError(100, []));
+    const delay = Number(failed.delivery_next_at) - now;
+    assert.ok(delay >= RETRY_BASE_MS * 0.8 && delay <= RETRY_BASE_MS * 1.2, `retry in ${delay}`);
+    assert.equal(logs.find('warn', ZapierMessages.deliveryTimedOut('hung', 1, 100, [])).length, 1);
+    // The one slot is free again: the run queued behind the hung one is delivered.
+    await eventually(
+      'next delivered',
+      rowIs('next', (row) => row.delivery_state === 'delivered'),
+    );
+
+    // The hung listener returns at last: nothing is recorded from it, and no renewal revives it.
+    open();
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    const after = await runRow('hung');
+    assert.equal(after.delivery_state, 'pending');
+    assert.equal(after.delivery_claimed_by, null);
+    assert.equal(after.delivery_claim_until, null);
+    assert.equal(after.delivered_at, null);
+
+    now = Number(after.delivery_next_at);
+    await runner.sweep();
+    await eventually(
+      'hung delivered on the retry',
+      rowIs('hung', (row) => row.delivery_state === 'delivered'),
+    );
+    await runner.whenIdle();
+    assert.deepEqual(attempts, ['hung#1', 'next#1', 'hung#2']);
+  });
+
+  it('leaves new results unclaimed while its runner is full, for any sweep, and sweeps them once it has room', async () => {
+    const mine = instance('i1', { concurrency: 1 });
+    const theirs = instance('i2');
+    const heard: string[] = [];
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    onEvent(mine.events, ZapierEvents.RunCompleted, async (event: RunCompletedEvent) => {
+      await gate;
+      heard.push(`i1:${event.runId}`);
+    });
+    onEvent(theirs.events, ZapierEvents.RunCompleted, (event: RunCompletedEvent) => {
+      heard.push(`i2:${event.runId}`);
+      return Promise.resolve();
+    });
+    // One delivering, one queued: the runner is full (capacity 2 · concurrency).
+    assert.equal(mine.runner.capacity, 2);
+    await mine.lifecycle.recordResult(result('r1'));
+    await mine.lifecycle.recordResult(result('r2'));
+    assert.equal(mine.runner.room(), 0);
+    await mine.lifecycle.recordResult(result('r3'));
+    const left = await runRow('r3');
+    assert.equal(left.delivery_state, 'pending');
+    assert.equal(left.delivery_claimed_by, null, 'not claimed by the full instance');
+    assert.equal(num(left.delivery_attempts), 0, 'not attempted yet');
+    assert.equal(num(left.delivery_next_at), now, 'due at once');
+    for (const runId of ['r1', 'r2']) {
+      assert.equal((await runRow(runId)).delivery_claimed_by, 'i1');
+    }
+
+    await theirs.runner.sweep();
+    await eventually(
+      'r3 delivered by the other instance',
+      rowIs('r3', (row) => row.delivery_state === 'delivered'),
+    );
+    await theirs.runner.whenIdle();
+    assert.equal(num((await runRow('r3')).delivery_attempts), 1, 'the sweep counted attempt 1');
+
+    // Still full: the next result is left unclaimed too, and this instance takes it itself once
+    // its listeners return (no sweep is called here).
+    await mine.lifecycle.recordResult(result('r4'));
+    assert.equal((await runRow('r4')).delivery_claimed_by, null);
+    open();
+    await eventually(
+      'r4 delivered by the instance that stored it',
+      rowIs('r4', (row) => row.delivery_state === 'delivered'),
+    );
+    await mine.runner.whenIdle();
+    assert.deepEqual(heard.sort(), ['i1:r1', 'i1:r2', 'i1:r4', 'i2:r3']);
   });
 
   it('on shutdown, releases queued runs and lets the running delivery finish and be recorded', async () => {

@@ -14,10 +14,18 @@ import { GroupCommit } from '../storage/group-commit.js';
 import { ZapierOutbox } from '../storage/outbox.repository.js';
 import type { DeliverableRun } from '../storage/stored-run.js';
 import { buildRunEvent } from './build-run-event.js';
+import { ZapierRunningListeners } from './zapier-running-listeners.js';
 
 /** Most delivered marks written in one statement, and how long a mark may wait for others. */
 const MARK_BATCH = 250;
 const MARK_LINGER_MS = 20;
+
+/** How one attempt ended: every listener returned, one threw, or time ran out first. */
+type AttemptOutcome =
+  | { kind: 'delivered' }
+  | { kind: 'failed'; error: unknown }
+  | { kind: 'timedOut' }
+  | { kind: 'abandoned' };
 
 /**
  * Delivers run events to listeners at least once, from the outbox.
@@ -29,6 +37,17 @@ const MARK_LINGER_MS = 20;
  * A successful delivery is recorded through a group commit, so concurrent deliveries share one
  * statement. Until then the run stays claimed, its lease renewed; a dead instance's claims run
  * out after `leaseMs` and any instance's sweep takes them over.
+ *
+ * An attempt whose listeners have not all returned after `timeoutMs` fails like one that threw:
+ * its slot is freed, its claim is given up (recorded as failed, so no renewal keeps it), and a
+ * warning names the listeners still running. Those cannot be stopped; whatever they do later is
+ * ignored, and the retry may deliver the event again. So a claim lives at most `timeoutMs` (plus
+ * one statement) past the start of its attempt, or `leaseMs` past its last renewal should that
+ * statement fail.
+ *
+ * The runner holds at most `capacity` runs (`concurrency` delivering and as many queued). Past
+ * that, the lifecycle leaves new results unclaimed (see `ZapierClaimedDeliveries.hasRoomFor`),
+ * for the first sweep of any instance with room, and this one sweeps again once it has room.
  */
 @Injectable()
 export class ZapierDeliveryRunner implements BeforeApplicationShutdown {
@@ -41,7 +60,14 @@ export class ZapierDeliveryRunner implements BeforeApplicationShutdown {
   private readonly leases: LeaseKeeper;
   private readonly marks: GroupCommit<string, boolean>;
   private sweeping = false;
+  /** A sweep was asked for while one ran: run another right after it. */
+  private sweepAgain = false;
+  /** Due work may be waiting that this instance had no room for: sweep once it has. */
+  private backlog = false;
   private stopping = false;
+  /** Ends the attempts still running when shutdown stops waiting; they are left to their claims. */
+  private readonly abandon = new Set<() => void>();
+  private abandoned = false;
   private readonly idleWaiters: Array<() => void> = [];
 
   constructor(
@@ -50,6 +76,7 @@ export class ZapierDeliveryRunner implements BeforeApplicationShutdown {
     @Inject(ZAPIER_HOST) private readonly host: ZapierHost,
     @Inject(ZAPIER_OPTIONS) private readonly options: ResolvedZapierOptions,
     @Inject(ZAPIER_CLOCK) private readonly clock: ZapierClock,
+    private readonly listeners: ZapierRunningListeners,
   ) {
     const { instanceId, delivery } = options;
     this.leases = new LeaseKeeper(
@@ -71,7 +98,21 @@ export class ZapierDeliveryRunner implements BeforeApplicationShutdown {
         lingerMs: MARK_LINGER_MS,
       },
     );
-    claimed.subscribe({ claimed: (runs) => this.enqueue(runs), due: () => void this.sweep() });
+    claimed.subscribe({
+      claimed: (runs) => this.enqueue(runs),
+      due: () => this.sweepSoon(),
+      room: () => this.room(),
+    });
+  }
+
+  /** Runs delivering plus runs queued that this instance holds at most. */
+  get capacity(): number {
+    return this.options.delivery.concurrency * 2;
+  }
+
+  /** How many more runs this instance can take now. */
+  room(): number {
+    return this.stopping ? 0 : this.capacity - this.active.size;
   }
 
   /**
@@ -83,8 +124,11 @@ export class ZapierDeliveryRunner implements BeforeApplicationShutdown {
     this.sweeping = true;
     try {
       await this.host.readiness?.waitUntilReady();
-      const room = this.options.delivery.concurrency * 2 - this.active.size;
-      if (room <= 0) return;
+      const room = this.room();
+      if (room <= 0) {
+        this.backlog = true;
+        return;
+      }
       const runs = await this.outbox.claimDue(
         {
           now: this.clock.now(),
@@ -95,6 +139,8 @@ export class ZapierDeliveryRunner implements BeforeApplicationShutdown {
         this.options.delivery.maxAttempts,
       );
       this.outage.succeeded();
+      // As many as there was room for: more may be due.
+      this.backlog = runs.length >= room;
       for (const run of runs.filter((claimed) => claimed.parked)) {
         this.logger.error(ZapierMessages.deliveryCutShort(run.runId, run.attempt));
       }
@@ -103,7 +149,17 @@ export class ZapierDeliveryRunner implements BeforeApplicationShutdown {
       this.outage.failed(error);
     } finally {
       this.sweeping = false;
+      if (this.sweepAgain) {
+        this.sweepAgain = false;
+        void this.sweep();
+      }
     }
+  }
+
+  /** A sweep now, or right after the one running (whose claim may predate the new work). */
+  private sweepSoon(): void {
+    if (this.sweeping) this.sweepAgain = true;
+    else void this.sweep();
   }
 
   /** Resolves when nothing is queued, being delivered or waiting to be recorded. */
@@ -125,6 +181,10 @@ export class ZapierDeliveryRunner implements BeforeApplicationShutdown {
       boundedSleep(this.options.delivery.leaseMs, deadline.signal).catch(() => undefined),
     ]);
     deadline.abort();
+    // Attempts still running are not recorded (the database may be closing): their claims run
+    // out and another instance delivers them again.
+    this.abandoned = true;
+    for (const end of [...this.abandon]) end();
     this.leases.stop();
   }
 
@@ -166,15 +226,57 @@ export class ZapierDeliveryRunner implements BeforeApplicationShutdown {
   private async deliver(run: DeliverableRun): Promise<void> {
     await this.host.readiness?.waitUntilReady();
     const { name, event } = buildRunEvent(run);
-    try {
-      await this.host.events.emitAsync(name, event);
-    } catch (error) {
-      await this.recordFailure(run, error);
-      this.finish(run.runId);
-      return;
+    this.listeners.watch(event);
+    const outcome = await this.attempt(name, event);
+    switch (outcome.kind) {
+      case 'delivered':
+        // The slot is free once listeners are done; the mark is written in the background.
+        void this.recordDelivered(run.runId).finally(() => this.finish(run.runId));
+        return;
+      case 'failed':
+        await this.recordFailure(run, describeError(outcome.error));
+        break;
+      case 'timedOut': {
+        const { timeoutMs } = this.options.delivery;
+        const running = this.listeners.running(event);
+        this.logger.warn(
+          ZapierMessages.deliveryTimedOut(run.runId, run.attempt, timeoutMs, running),
+        );
+        await this.recordFailure(run, ZapierMessages.deliveryTimeoutError(timeoutMs, running));
+        break;
+      }
+      case 'abandoned':
+        break;
     }
-    // The slot is free once listeners are done; the mark is written in the background.
-    void this.recordDelivered(run.runId).finally(() => this.finish(run.runId));
+    this.finish(run.runId);
+  }
+
+  /**
+   * Emits the event and waits for its listeners, at most `timeoutMs`. What the listeners do after
+   * that is ignored: their promise is still handled (a late rejection is no unhandled one), but
+   * nothing is recorded from it, so a late success cannot mark a run whose claim was given up.
+   */
+  private attempt(name: string, event: object): Promise<AttemptOutcome> {
+    const emitted = new Promise<unknown>((resolve) =>
+      resolve(this.host.events.emitAsync(name, event)),
+    ).then(
+      (): AttemptOutcome => ({ kind: 'delivered' }),
+      (error: unknown): AttemptOutcome => ({ kind: 'failed', error }),
+    );
+    let timer: NodeJS.Timeout | undefined;
+    let end: (() => void) | undefined;
+    const cutShort = new Promise<AttemptOutcome>((resolve) => {
+      timer = setTimeout(() => resolve({ kind: 'timedOut' }), this.options.delivery.timeoutMs);
+      // Only the attempt waits for it; the process need not.
+      timer.unref();
+      end = () => resolve({ kind: 'abandoned' });
+      if (this.abandoned) end();
+      else this.abandon.add(end);
+    });
+    return Promise.race([emitted, cutShort]).finally(() => {
+      clearTimeout(timer);
+      if (end) this.abandon.delete(end);
+    });
   }
 
   /**
@@ -197,8 +299,7 @@ export class ZapierDeliveryRunner implements BeforeApplicationShutdown {
     }
   }
 
-  private async recordFailure(run: DeliverableRun, error: unknown): Promise<void> {
-    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  private async recordFailure(run: DeliverableRun, message: string): Promise<void> {
     const { maxAttempts, retryBaseDelayMs, maxRetryDelayMs } = this.options.delivery;
     const park = run.attempt >= maxAttempts;
     const now = this.clock.now();
@@ -232,5 +333,11 @@ export class ZapierDeliveryRunner implements BeforeApplicationShutdown {
     if (!this.active.delete(runId)) return;
     this.leases.release(runId);
     if (this.active.size === 0) this.idleWaiters.splice(0).forEach((resolve) => resolve());
+    // Work left unclaimed while this instance was full: take some now that there is room.
+    if (this.backlog && this.queue.length === 0 && !this.stopping) this.sweepSoon();
   }
+}
+
+function describeError(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }

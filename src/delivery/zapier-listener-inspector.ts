@@ -13,6 +13,7 @@ import {
   type ListenerPattern,
   type OwnEvents,
 } from './listener-patterns.js';
+import { ZapierRunningListeners } from './zapier-running-listeners.js';
 
 interface ListenerMetadata {
   event: ListenerPattern;
@@ -40,6 +41,9 @@ const OWN_EVENTS: OwnEvents = {
  * emitter routes them, with its own `wildcard` and `delimiter`. Listeners that chose
  * `suppressErrors: true` or `async: true` (not awaited by `emitAsync`) are left alone and named
  * in a warning too.
+ *
+ * Each listener that hears the module's events is also tracked (see `track`), so that a delivery
+ * attempt that runs out of time (`delivery.timeoutMs`) names the listeners still running.
  */
 @Injectable()
 export class ZapierListenerInspector implements OnModuleInit {
@@ -49,6 +53,7 @@ export class ZapierListenerInspector implements OnModuleInit {
     private readonly discovery: DiscoveryService,
     private readonly scanner: MetadataScanner,
     @Inject(ZAPIER_HOST) private readonly host: ZapierHost,
+    private readonly running: ZapierRunningListeners,
   ) {}
 
   onModuleInit(): void {
@@ -59,26 +64,62 @@ export class ZapierListenerInspector implements OnModuleInit {
       const instance = wrapper.instance as Record<string, unknown> | undefined;
       if (!instance || wrapper.isAlias || typeof instance !== 'object') continue;
       const prototype = Object.getPrototypeOf(instance) as object | null;
-      if (!prototype || seen.has(prototype)) continue;
+      if (!prototype) continue;
+      // The metadata belongs to the class, so it is adjusted (and warned about) once per class;
+      // every instance of it gets its own tracking.
+      const first = !seen.has(prototype);
       seen.add(prototype);
       for (const methodName of this.scanner.getAllMethodNames(prototype)) {
         const method = (prototype as Record<string, unknown>)[methodName];
-        if (typeof method === 'function') {
-          this.inspect(method, `${prototype.constructor.name}.${methodName}()`, routing);
-        }
+        if (typeof method !== 'function') continue;
+        const listener = `${prototype.constructor.name}.${methodName}()`;
+        const hears = first ? this.inspect(method, listener, routing) : this.hears(method, routing);
+        if (hears) this.track(instance, methodName, listener);
       }
     }
   }
 
-  private inspect(method: object, listener: string, routing: EventRouting): void {
-    const metadata = Reflect.getMetadata(EVENT_LISTENER_METADATA, method) as
-      ListenerMetadata[] | ListenerMetadata | undefined;
-    if (!metadata) return;
-    const entries = Array.isArray(metadata) ? metadata : [metadata];
+  /**
+   * Makes the calls of one instance's listener method visible to `ZapierRunningListeners`, so an
+   * attempt that runs out of time names it. The event-emitter module reads a listener's metadata
+   * from `instance[method]` and calls `instance[method]` for each event, so an own property of the
+   * instance carrying the same metadata stands in for the class's method, for this instance
+   * alone (other instances of the class, in this app or another, are left as they are).
+   */
+  private track(instance: Record<string, unknown>, methodName: string, listener: string): void {
+    const method = instance[methodName] as (this: unknown, ...args: unknown[]) => unknown;
+    const tracked = this.running.track(listener, method);
+    for (const key of Reflect.getMetadataKeys(method) as unknown[]) {
+      Reflect.defineMetadata(key, Reflect.getMetadata(key, method), tracked);
+    }
+    try {
+      Object.defineProperty(instance, methodName, {
+        value: tracked,
+        configurable: true,
+        writable: true,
+      });
+    } catch {
+      // A frozen instance: its listener still works, only unnamed when it runs out of time.
+    }
+  }
+
+  /** Whether the listener method hears any of the module's events. */
+  private hears(method: object, routing: EventRouting): boolean {
+    return listenerEntries(method).some(
+      (entry) => classifyListener(entry.event, routing, OWN_EVENTS).kind !== 'none',
+    );
+  }
+
+  /** Adjusts and warns as the class comment says; returns whether it hears the module's events. */
+  private inspect(method: object, listener: string, routing: EventRouting): boolean {
+    const entries = listenerEntries(method);
+    if (entries.length === 0) return false;
     let changed = false;
+    let hears = false;
     const adjusted = entries.map((entry) => {
       const reach = classifyListener(entry.event, routing, OWN_EVENTS);
       if (reach.kind === 'none') return entry;
+      hears = true;
       if (entry.options?.async)
         this.logger.warn(ZapierMessages.asyncListener(listener, reach.event));
       if (entry.options?.suppressErrors === true) {
@@ -96,5 +137,13 @@ export class ZapierListenerInspector implements OnModuleInit {
       return { ...entry, options: { ...entry.options, suppressErrors: false } };
     });
     if (changed) Reflect.defineMetadata(EVENT_LISTENER_METADATA, adjusted, method);
+    return hears;
   }
+}
+
+function listenerEntries(method: object): ListenerMetadata[] {
+  const metadata = Reflect.getMetadata(EVENT_LISTENER_METADATA, method) as
+    ListenerMetadata[] | ListenerMetadata | undefined;
+  if (!metadata) return [];
+  return Array.isArray(metadata) ? metadata : [metadata];
 }

@@ -124,6 +124,25 @@ export interface ZapierDeliveryOptions {
    * @default 64
    */
   concurrency?: number;
+  /**
+   * How long one delivery attempt may take: the time from emitting the event until every
+   * listener has returned. An attempt still running then counts as failed: its slot and its claim
+   * are given up, a warning names the listeners that have not returned, and the run is retried
+   * with the backoff above (parked after `maxAttempts`), by this instance or another one.
+   *
+   * A listener's promise cannot be cancelled: a listener that timed out keeps running, and if it
+   * finishes later, the retry may deliver the same event again (at least once; dedupe on
+   * `runId`). Its late result changes nothing stored. A listener that blocks the event loop
+   * (synchronous work that never yields) cannot be timed out at all; its instance's claims then
+   * run out after `leaseMs`, as if the instance had died.
+   *
+   * Twice the default `leaseMs` and `requestTimeoutMs`: room for a listener that makes a couple of
+   * calls to other services (or to Zapier through `ZapierClient`) with their own timeouts, while a
+   * hung one holds its slot for at most a minute. At most 2147483647 (about 24.8 days), the
+   * longest delay a Node.js timer takes.
+   * @default 60000
+   */
+  timeoutMs?: number;
 }
 
 /**

@@ -41,6 +41,7 @@ describe('resolveZapierOptions', () => {
       retryBaseDelayMs: 5000,
       maxRetryDelayMs: 600_000,
       concurrency: 64,
+      timeoutMs: 60_000,
     });
     assert.deepEqual(options.resultLimits, { maxDepth: 64, maxValues: 1_000_000 });
     assert.deepEqual(options.storage, { statementTimeoutMs: 10_000, sqliteBusyTimeoutMs: 1000 });
@@ -79,6 +80,12 @@ describe('resolveZapierOptions', () => {
       'an integer of at least 1',
     ],
     ['delivery.leaseMs', { delivery: { leaseMs: 'long' } }, 'an integer of at least 100'],
+    ['delivery.timeoutMs', { delivery: { timeoutMs: 0 } }, 'an integer of at least 10'],
+    [
+      'delivery.timeoutMs',
+      { delivery: { timeoutMs: 2 ** 31 } },
+      'an integer of at least 10 and at most 2147483647 (24.8 days)',
+    ],
     ['polling.enabled', { polling: { enabled: 'yes' } }, 'true or false'],
     [
       'storage.statementTimeoutMs',

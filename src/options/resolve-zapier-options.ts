@@ -57,6 +57,7 @@ export interface ResolvedZapierOptions {
     retryBaseDelayMs: number;
     maxRetryDelayMs: number;
     concurrency: number;
+    timeoutMs: number;
   };
   storage: {
     statementTimeoutMs: number;
@@ -177,6 +178,7 @@ export function resolveZapierOptions(options: ZapierModuleOptions): ResolvedZapi
       retryBaseDelayMs: integer('delivery.retryBaseDelayMs', delivery.retryBaseDelayMs, 5000, 1),
       maxRetryDelayMs: integer('delivery.maxRetryDelayMs', delivery.maxRetryDelayMs, 600_000, 1),
       concurrency: integer('delivery.concurrency', delivery.concurrency, 64, 1),
+      timeoutMs: timerDelay('delivery.timeoutMs', delivery.timeoutMs, 60_000, 10),
     },
     storage: {
       statementTimeoutMs: integer(
@@ -243,6 +245,22 @@ function integer(path: string, value: unknown, fallback: number, min: number): n
     fail(path, value, `an integer of at least ${min}`);
   }
   return value;
+}
+
+/** The longest delay `setTimeout` takes; a longer one fires after 1 ms instead. */
+const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
+
+/** An integer that is used as a timer's delay as it is. */
+function timerDelay(path: string, value: unknown, fallback: number, min: number): number {
+  const delay = integer(path, value, fallback, min);
+  if (delay > MAX_TIMER_DELAY_MS) {
+    fail(
+      path,
+      value,
+      `an integer of at least ${min} and at most ${MAX_TIMER_DELAY_MS} (24.8 days)`,
+    );
+  }
+  return delay;
 }
 
 function boolean(path: string, value: unknown, fallback: boolean): boolean {

@@ -27,6 +27,8 @@ const LEASE_MS = 30_000;
 class DeliveryRecorder {
   readonly handed: DeliverableRun[] = [];
   due = 0;
+  /** What the runner says it has room for. */
+  room = Infinity;
 
   constructor(channel: ZapierClaimedDeliveries) {
     channel.subscribe({
@@ -34,6 +36,7 @@ class DeliveryRecorder {
       due: () => {
         this.due += 1;
       },
+      room: () => this.room,
     });
   }
 
@@ -140,6 +143,46 @@ describe('ZapierRunLifecycle on sqlite', () => {
     assert.equal(num(row.delivery_attempts), 1);
     assert.equal(num(row.completed_at), now);
     assert.equal(recorder.due, 0);
+  });
+
+  it('leaves results unclaimed and due when the runner has no room for them, and signals due', async () => {
+    const unclaimed = async (runId: string, dueAt: number) => {
+      const row = await runRow(dataSource, runId);
+      assert.equal(row.delivery_state, 'pending');
+      assert.equal(row.delivery_claimed_by, null, `${runId} not claimed`);
+      assert.equal(row.delivery_claim_until, null);
+      assert.equal(num(row.delivery_attempts), 0, `${runId} not attempted`);
+      assert.equal(num(row.delivery_next_at), dueAt);
+    };
+    recorder.room = 0;
+    // A new row, and a row the client recorded (the statement's two branches).
+    await lifecycle.recordSubmitted({ runId: 'known', action: 'act', metadata: null });
+    assert.equal(await lifecycle.recordResult(result('fresh')), 'stored');
+    assert.equal(await lifecycle.recordResult(result('known')), 'stored');
+    await lifecycle.recordSubmitted({ runId: 'gone', action: 'act', metadata: null });
+    await lifecycle.expireNotFound('gone');
+    assert.equal(recorder.handed.length, 0, 'nothing handed over');
+    assert.equal(recorder.due, 3, 'a sweep asked for after each statement that left work');
+    await unclaimed('fresh', now);
+    await unclaimed('known', now);
+    await unclaimed('gone', now);
+    assert.equal((await runRow(dataSource, 'gone')).status, 'expired');
+
+    // A result held for a create call keeps its hold, unclaimed as always.
+    await lifecycle.beginCreate();
+    await lifecycle.recordResult(result('held'));
+    await unclaimed('held', now + HOLD_MS);
+    assert.equal(recorder.due, 3, 'nothing due yet');
+
+    // Room for exactly one: claimed as usual.
+    recorder.room = 1;
+    await lifecycle.finishCreate();
+    assert.equal(await lifecycle.recordResult(result('fits')), 'stored');
+    assert.deepEqual(
+      recorder.handed.map((run) => run.runId),
+      ['fits'],
+    );
+    assert.equal((await runRow(dataSource, 'fits')).delivery_claimed_by, 'i1');
   });
 
   it('answers duplicate to the same result again, and hands nothing over', async () => {

@@ -14,7 +14,7 @@ import {
 import { ZapierBudgetRepository } from '../storage/request-budget.repository.js';
 import { ZapierRunIntake } from '../storage/run-intake.repository.js';
 import { refusedValue } from '../storage/sql/sql-refusals.js';
-import type { ClaimContext, TerminalResult } from '../storage/stored-run.js';
+import type { DeliverableRun, DeliveryClaim, TerminalResult } from '../storage/stored-run.js';
 
 /** Whether a result changed the run (`stored`) or the run was terminal already (`duplicate`). */
 export type RecordOutcome = 'stored' | 'duplicate';
@@ -55,7 +55,9 @@ const RESULT_QUEUE_WEIGHT = 4 * RESULT_BATCH_WEIGHT;
  * - A signed callback that is not a run result is quarantined.
  *
  * Whatever a statement claimed for this instance is handed to the delivery runner at once;
- * anything else waits in the outbox for a sweep.
+ * anything else waits in the outbox for a sweep. A statement claims only when the runner has room
+ * for everything it may claim (`ZapierClaimedDeliveries.hasRoomFor`), so a runner whose listeners
+ * hang does not keep new results to itself.
  */
 @Injectable()
 export class ZapierRunLifecycle {
@@ -156,13 +158,13 @@ export class ZapierRunLifecycle {
   async expireRetained(): Promise<number> {
     let total = 0;
     for (;;) {
-      const claim = this.deliveryClaim();
+      const claim = this.deliveryClaim(EXPIRY_BATCH);
       const expired = await this.intake.expire(
         { createdBefore: claim.now - this.options.polling.retentionMs, limit: EXPIRY_BATCH },
         'retention',
         claim,
       );
-      this.deliveries.handOver(expired);
+      this.handOver(expired, claim);
       total += expired.length;
       if (expired.length < EXPIRY_BATCH) break;
     }
@@ -174,12 +176,9 @@ export class ZapierRunLifecycle {
 
   /** Expires a pending run Zapier answers 404 for. */
   async expireNotFound(runId: string): Promise<void> {
-    const expired = await this.intake.expire(
-      { runIds: [runId] },
-      'not-found',
-      this.deliveryClaim(),
-    );
-    this.deliveries.handOver(expired);
+    const claim = this.deliveryClaim(1);
+    const expired = await this.intake.expire({ runIds: [runId] }, 'not-found', claim);
+    this.handOver(expired, claim);
     if (expired.length > 0) {
       this.logger.warn(ZapierMessages.runExpiredNotFound(runId));
     }
@@ -197,8 +196,10 @@ export class ZapierRunLifecycle {
     }
   }
 
-  private deliveryClaim(): ClaimContext {
+  /** This instance's claim for a statement that may create up to `count` deliveries. */
+  private deliveryClaim(count: number): DeliveryClaim {
     const now = this.clock.now();
+    if (!this.deliveries.hasRoomFor(count)) return { now, instanceId: null, claimUntil: null };
     return {
       now,
       instanceId: this.options.instanceId,
@@ -206,15 +207,24 @@ export class ZapierRunLifecycle {
     };
   }
 
+  /**
+   * Hands what a statement claimed to the runner. What it left unclaimed (no room) is due now:
+   * this instance's runner sweeps for it as soon as it has room, other instances on their sweep.
+   */
+  private handOver(runs: readonly DeliverableRun[], claim: DeliveryClaim): void {
+    if (claim.instanceId !== null) this.deliveries.handOver(runs);
+    else if (runs.length > 0) this.deliveries.signalDue();
+  }
+
   private async writeResults(items: TerminalResult[]): Promise<RecordOutcome[]> {
     // One statement cannot touch a row twice (PostgreSQL refuses), so a run repeated within the
     // batch is written once; its repeats are duplicates by definition.
     const unique = new Map<string, TerminalResult>();
     for (const item of items) if (!unique.has(item.runId)) unique.set(item.runId, item);
-    const claim = this.deliveryClaim();
+    const claim = this.deliveryClaim(unique.size);
     const changed = await this.intake.storeTerminal([...unique.values()], claim, ZAPIER_BUDGET_KEY);
     const due = [...changed.values()].filter((run) => run.deliveryNextAt <= claim.now);
-    this.deliveries.handOver(due);
+    this.handOver(due, claim);
     const outcomes = items.map((item): RecordOutcome =>
       unique.get(item.runId) === item && changed.has(item.runId) ? 'stored' : 'duplicate',
     );

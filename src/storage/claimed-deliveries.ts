@@ -6,6 +6,8 @@ type Handler = {
   claimed(runs: readonly DeliverableRun[]): void;
   /** Deliveries became due that no instance has claimed yet: look for them now. */
   due(): void;
+  /** How many more runs the runner can take now (free slots, free places in its queue). */
+  room?(): number;
 };
 
 /**
@@ -20,6 +22,19 @@ export class ZapierClaimedDeliveries {
 
   subscribe(handler: Handler): void {
     this.handler = handler;
+  }
+
+  /**
+   * Whether a statement about to create `count` deliveries should claim them for this instance:
+   * only while the runner has room for all of them. A runner whose slots are taken (listeners that
+   * hang, or are slow) would only queue them and renew their claims while other instances sit
+   * idle; left unclaimed and due, they go to the first sweep of any instance with room, this
+   * one's included once it has some. Statements running at the same moment are not counted
+   * against each other, so the runner may be handed one batch more than it has room for.
+   * With nothing subscribed, or a handler that sets no limit, the statement claims as before.
+   */
+  hasRoomFor(count: number): boolean {
+    return (this.handler?.room?.() ?? Infinity) >= count;
   }
 
   handOver(runs: readonly DeliverableRun[]): void {

@@ -3,7 +3,7 @@ import { ZapierMessages } from '../zapier.messages.js';
 import { SqlParams } from './sql/sql-params.js';
 import type { SqlAssignments } from './sql/sql-columns.js';
 import { sqlValue, ZapierSql, type SqlRow } from './sql/zapier-sql.js';
-import type { ClaimContext, DeliverableRun } from './stored-run.js';
+import type { ClaimContext, DeliverableRun, DeliveryClaim } from './stored-run.js';
 
 const RUNS = 'zapier_action_runs';
 
@@ -23,9 +23,20 @@ export class ZapierOutbox {
 
   /**
    * The delivery columns of a run that just became terminal and is claimed by `claim.instanceId`
-   * for its first attempt, due now. For the statement that makes the run terminal.
+   * for its first attempt, due now. For the statement that makes the run terminal. Without an
+   * instance (its runner is full), due now and unclaimed, the attempt left to the sweep that
+   * claims it (`claimDue` counts it).
    */
-  static claimedForFirstAttempt(p: SqlParams, claim: ClaimContext): SqlAssignments {
+  static claimedForFirstAttempt(p: SqlParams, claim: DeliveryClaim): SqlAssignments {
+    if (claim.instanceId === null) {
+      return [
+        ['delivery_state', `'pending'`],
+        ['delivery_attempts', '0'],
+        ['delivery_next_at', p.add(claim.now, 'bigint')],
+        ['delivery_claimed_by', 'NULL'],
+        ['delivery_claim_until', 'NULL'],
+      ];
+    }
     return [
       ['delivery_state', `'pending'`],
       ['delivery_attempts', '1'],
@@ -39,9 +50,18 @@ export class ZapierOutbox {
    * Like `claimedForFirstAttempt`, unless `heldUntil` (an SQL expression) is still ahead: then the
    * delivery waits, unclaimed and not yet attempted, until that time or until it is released.
    */
-  static claimedUnlessHeld(p: SqlParams, claim: ClaimContext, heldUntil: string): SqlAssignments {
+  static claimedUnlessHeld(p: SqlParams, claim: DeliveryClaim, heldUntil: string): SqlAssignments {
     const now = p.add(claim.now, 'bigint');
     const held = `${heldUntil} > ${now}`;
+    if (claim.instanceId === null) {
+      return [
+        ['delivery_state', `'pending'`],
+        ['delivery_attempts', '0'],
+        ['delivery_next_at', `CASE WHEN ${held} THEN ${heldUntil} ELSE ${now} END`],
+        ['delivery_claimed_by', 'NULL'],
+        ['delivery_claim_until', 'NULL'],
+      ];
+    }
     return [
       ['delivery_state', `'pending'`],
       ['delivery_attempts', `CASE WHEN ${held} THEN 0 ELSE 1 END`],

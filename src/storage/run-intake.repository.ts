@@ -6,7 +6,7 @@ import { sqlValue, ZapierSql } from './sql/zapier-sql.js';
 import { ZapierOutbox } from './outbox.repository.js';
 import { ZapierPollQueue } from './poll-queue.repository.js';
 import { ZapierBudgetRepository } from './request-budget.repository.js';
-import type { ClaimContext, DeliverableRun, TerminalResult } from './stored-run.js';
+import type { DeliverableRun, DeliveryClaim, TerminalResult } from './stored-run.js';
 
 const RUNS = 'zapier_action_runs';
 
@@ -48,15 +48,16 @@ export class ZapierRunIntake {
    * Stores terminal results in one statement and returns the runs that changed because of it:
    * new rows, and rows that were pending. A run already terminal is left exactly as it is (the
    * first terminal state wins, docs/decisions.md#d9), so duplicates and racing callback/poll pairs
-   * return nothing. Changed runs are claimed for delivery by this instance at once, except runs
-   * nobody has recorded while a create call may still be waiting for its response: their delivery
-   * waits until then, so that the client can attach the metadata first. Rows are written in run id
+   * return nothing. Changed runs are claimed for delivery by `claim.instanceId` at once (left
+   * unclaimed and due when `claim` names no instance), except runs nobody has recorded while a
+   * create call may still be waiting for its response: their delivery waits until then, so that
+   * the client can attach the metadata first. Rows are written in run id
    * order, the order every other statement locks them in too, so concurrent batches sharing runs
    * queue behind each other instead of deadlocking.
    */
   async storeTerminal(
     results: readonly TerminalResult[],
-    claim: ClaimContext,
+    claim: DeliveryClaim,
     budgetKey: string,
   ): Promise<Map<string, DeliverableRun>> {
     const p = new SqlParams();
@@ -109,7 +110,7 @@ RETURNING run_id, metadata, submitted_at, delivery_next_at`;
         receivedAt: input.receivedAt,
         submittedAt: sqlValue.numberOrNull(row.submitted_at),
         expiredReason: null,
-        attempt: 1,
+        attempt: claim.instanceId === null ? 0 : 1,
         deliveryNextAt: sqlValue.number(row.delivery_next_at),
       });
     }
@@ -167,7 +168,7 @@ RETURNING status, delivery_state, delivery_claimed_by`;
   async expire(
     target: { runIds: readonly string[] } | { createdBefore: number; limit: number },
     reason: string,
-    claim: ClaimContext,
+    claim: DeliveryClaim,
   ): Promise<DeliverableRun[]> {
     if ('runIds' in target && target.runIds.length === 0) return [];
     const p = new SqlParams();

@@ -47,3 +47,10 @@ export interface ClaimContext {
   instanceId: string;
   claimUntil: number;
 }
+
+/**
+ * How a statement that makes runs terminal claims their delivery: for this instance (a
+ * `ClaimContext`), or for nobody (`instanceId: null`, when this instance's runner is full): then
+ * the delivery is due at once, not yet attempted, for the first sweep of any instance.
+ */
+export type DeliveryClaim = ClaimContext | { now: number; instanceId: null; claimUntil: null };

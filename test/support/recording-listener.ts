@@ -12,13 +12,17 @@ type Recorded =
 /**
  * A listener written the way the README tells users to (plain `@OnEvent`), recording every
  * event it hears. `failures` makes it throw for the first N deliveries of a run; `delayMs`
- * makes it slow.
+ * makes it slow; `hanging` makes it never return for some runs.
  */
 @Injectable()
 export class RecordingListener {
   readonly events: Recorded[] = [];
   failures = 0;
   delayMs = 0;
+  /** Runs whose deliveries never return: the listener's promise stays pending for good. */
+  readonly hanging = new Set<string>();
+  /** Every call, as `runId#attempt`, heard or not (a call that hangs or throws is here too). */
+  readonly started: string[] = [];
   /** While set, every delivery waits for it (see `hold`). */
   private gate: Promise<void> | undefined;
   private readonly attempts = new Map<string, number>();
@@ -72,6 +76,8 @@ export class RecordingListener {
   private async handle(recorded: Recorded): Promise<void> {
     const attempt = (this.attempts.get(recorded.event.runId) ?? 0) + 1;
     this.attempts.set(recorded.event.runId, attempt);
+    this.started.push(`${recorded.event.runId}#${recorded.event.attempt}`);
+    if (this.hanging.has(recorded.event.runId)) await new Promise<never>(() => undefined);
     if (this.gate) await this.gate;
     if (this.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.delayMs));
     if (attempt <= this.failures) {
