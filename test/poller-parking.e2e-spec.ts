@@ -49,12 +49,17 @@ describeOnEachEngine(
           return { apiBaseUrl: proxy.url };
         },
       });
-      sandbox.queueOutcome({ status: 'success', callback: 'never' });
+      sandbox.queueOutcome({ status: 'success', callback: 'never', delayMs: 0 });
       deep = (await zapier.client.createActionRun(SAMPLE_RUN)).id;
       const good: string[] = [];
       for (let i = 0; i < 3; i++) {
         await sleep(5);
-        sandbox.queueOutcome({ status: 'success', results: [{ n: i }], callback: 'never' });
+        sandbox.queueOutcome({
+          status: 'success',
+          results: [{ n: i }],
+          callback: 'never',
+          delayMs: 0,
+        });
         good.push((await zapier.client.createActionRun(SAMPLE_RUN)).id);
       }
       clock.advance(2 * MINUTE);
@@ -80,12 +85,22 @@ describeOnEachEngine(
       const clock = new TestClock();
       const { sandbox, zapier } = await setup({ clock });
       // Due first: the deep one. 65 levels in the object inside results, 66 with the array.
-      sandbox.queueOutcome({ status: 'success', results: [nestedResult(65)], callback: 'never' });
+      sandbox.queueOutcome({
+        status: 'success',
+        results: [nestedResult(65)],
+        callback: 'never',
+        delayMs: 0,
+      });
       const deep = (await zapier.client.createActionRun(SAMPLE_RUN)).id;
       const good: string[] = [];
       for (let i = 0; i < 3; i++) {
         await sleep(5);
-        sandbox.queueOutcome({ status: 'success', results: [{ n: i }], callback: 'never' });
+        sandbox.queueOutcome({
+          status: 'success',
+          results: [{ n: i }],
+          callback: 'never',
+          delayMs: 0,
+        });
         good.push((await zapier.client.createActionRun(SAMPLE_RUN)).id);
       }
       clock.advance(2 * MINUTE);
@@ -142,13 +157,12 @@ describeOnEachEngine(
         title: `t${i}`,
         detail: 'd',
       }));
-      sandbox.queueOutcome({ status: 'error', errors, callback: 'never' });
+      sandbox.queueOutcome({ status: 'error', errors, callback: 'never', delayMs: 0 });
       const big = (await zapier.client.createActionRun(SAMPLE_RUN)).id;
       await sleep(5);
-      sandbox.queueOutcome({ status: 'success', callback: 'never' });
+      sandbox.queueOutcome({ status: 'success', callback: 'never', delayMs: 0 });
       const small = (await zapier.client.createActionRun(SAMPLE_RUN)).id;
       clock.advance(2 * MINUTE);
-
       await zapier.poller.tick();
       await zapier.listener.waitFor(1);
       assert.equal(zapier.listener.events[0].event.runId, small);
