@@ -68,24 +68,35 @@ describe(
       });
 
       const statuses = new Map<string, number[]>();
+      /** When each callback was sent and answered: the outage is judged by the clock, not by count. */
+      const times = new Map<string, { sentAt: number; answeredAt: number }>();
       let sending = true;
       let n = 0;
       const sender = (async () => {
         while (sending) {
           const id = `arun_restart_${n++}`;
           const request = await sandbox.signer.callbackRequest({ id, status: 'success' });
+          const sentAt = Date.now();
           const answer = await postCallback(zapier.url, request).catch(() => ({ status: 0 }));
           statuses.set(id, [answer.status]);
+          times.set(id, { sentAt, answeredAt: Date.now() });
           await new Promise((resolve) => setTimeout(resolve, 20));
         }
       })();
 
       await new Promise((resolve) => setTimeout(resolve, 800));
-      const stoppedAt = n;
       await postgres.stop();
+      const downAt = Date.now();
       await new Promise((resolve) => setTimeout(resolve, 2500));
-      const duringOutage = [...statuses.values()].slice(stoppedAt + 2).map(([status]) => status);
+      const upAt = Date.now();
       await postgres.start();
+      // Sent once the server was stopped, answered before it was started again.
+      const duringOutage = [...statuses.entries()]
+        .filter(([id]) => {
+          const time = times.get(id);
+          return time !== undefined && time.sentAt > downAt && time.answeredAt < upAt;
+        })
+        .map(([, [status]]) => status);
       await new Promise((resolve) => setTimeout(resolve, 1500));
       sending = false;
       await sender;
