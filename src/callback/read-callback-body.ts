@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable, Transform } from 'node:stream';
-import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
+import { createBrotliDecompress, createGunzip, createInflate, type Zlib } from 'node:zlib';
 import { ZapierMessages } from '../zapier.messages.js';
 import { isJsonContentType } from './callback-request.js';
 import { HEAP_BYTES_PER_JSON_ELEMENT, type CallbackMemoryShare } from './callback-memory-budget.js';
@@ -67,8 +67,10 @@ export function readCallbackBody(
       ? new JsonShapeScanner(limits.shape)
       : undefined;
     const chunks: Buffer[] = [];
-    let encoded = 0;
     let decoded = 0;
+    // What the decoder has consumed, not what has arrived: compressed bytes reach it well ahead
+    // of what they inflate to, so counting arrivals would let a bomb inflate to the size limit.
+    const encoded = (): number => decoder?.bytesWritten ?? decoded;
     let settled = false;
     const settle = (result: CallbackBodyRead): void => {
       if (settled) return;
@@ -80,7 +82,6 @@ export function readCallbackBody(
       }
       resolve(result);
     };
-    if (decoder) request.on('data', (chunk: Buffer) => (encoded += chunk.length));
     // A request that errors or closes early never ends its decoder: settle on it directly.
     const onAbort = (): void => settle(refused(400, ZapierMessages.bodyAborted(), chunks));
     request.once('error', onAbort);
@@ -96,7 +97,7 @@ export function readCallbackBody(
       if (
         decoder &&
         decoded > RATIO_CHECKED_FROM_BYTES &&
-        decoded > encoded * MAX_COMPRESSION_RATIO
+        decoded > encoded() * MAX_COMPRESSION_RATIO
       ) {
         settle(refused(413, ZapierMessages.bodyCompressionRatio(MAX_COMPRESSION_RATIO), []));
         return;
@@ -122,7 +123,7 @@ export function readCallbackBody(
       settle(refused(400, ZapierMessages.bodyUnreadable(error.message), chunks)),
     );
     source.on('end', () =>
-      settle({ ok: true, body: Buffer.concat(chunks), receivedBytes: decoder ? encoded : decoded }),
+      settle({ ok: true, body: Buffer.concat(chunks), receivedBytes: encoded() }),
     );
   });
 }
@@ -138,7 +139,7 @@ function shapeProblem(problem: 'depth' | 'values', limits: JsonShapeLimits): str
 }
 
 /** The stream that decodes `encoding`: null for none, undefined when unsupported. */
-function decoderFor(encoding: string): Transform | null | undefined {
+function decoderFor(encoding: string): (Transform & Zlib) | null | undefined {
   switch (encoding) {
     case 'identity':
     case '':

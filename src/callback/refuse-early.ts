@@ -2,10 +2,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 
 /**
  * How long a refused request's connection stays open after the answer was sent, so that the
- * client reads the answer before the connection is reset (closing a socket with unread input
- * sends a TCP reset, which can discard the answer in flight).
+ * client reads the answer before the connection is closed with input it has not read.
  */
-const LINGER_MS = 2000;
+const LINGER_MS = 1000;
 
 /** A refusal sent before (or instead of) reading the body: a status and a Nest-shaped body. */
 export interface EarlyRefusal {
@@ -14,19 +13,24 @@ export interface EarlyRefusal {
 }
 
 /**
- * Ends a request whose body the module will not read: the connection is marked `close`, and
- * once the answer is out the socket is destroyed after a short linger, so a client trickling
- * megabytes (or never finishing) holds neither memory nor a socket.
+ * Ends a request whose body the module will not read, with a lingering close. Node ends an answer
+ * marked `connection: close` with `socket.destroySoon()`, which destroys the socket as soon as the
+ * answer is written; closing a socket with unread input makes the kernel send a reset, and a
+ * reset can discard the answer before the client has read it (an uploading client usually reads
+ * only once it stops sending). So, for this one socket, the answer is followed by a FIN, the rest
+ * of the upload is read and dropped (Node discards an unread body), and the socket is destroyed
+ * when the client closes it or after `LINGER_MS`: a client trickling megabytes, or never
+ * finishing, holds neither memory nor a socket for longer.
  */
 export function closeAfterAnswer(request: IncomingMessage, response: ServerResponse): void {
   if (!response.headersSent) response.setHeader('connection', 'close');
-  response.once('finish', () => {
-    if (request.complete) return;
-    const socket = request.socket;
+  const socket = request.socket as IncomingMessage['socket'] & { destroySoon?: () => void };
+  socket.destroySoon = () => {
+    socket.end();
     const timer = setTimeout(() => socket.destroy(), LINGER_MS);
     timer.unref();
     socket.once('close', () => clearTimeout(timer));
-  });
+  };
 }
 
 /** Writes an `EarlyRefusal` on a raw Node response (the Express path). */

@@ -24,9 +24,19 @@ export class SlowUpload {
   /** Resolves when the server closed or reset the connection. */
   readonly closed: Promise<void>;
 
-  constructor(baseUrl: string, path: string, headers: Record<string, string | number>) {
+  /**
+   * `readWhenDone`: read nothing until `startReading()`, as a client that only looks at the answer
+   * once it has sent its whole body (its answer is lost if the server resets the connection).
+   */
+  constructor(
+    baseUrl: string,
+    path: string,
+    headers: Record<string, string | number>,
+    options: { readWhenDone?: boolean } = {},
+  ) {
     const url = new URL(baseUrl);
     this.socket = connect(Number(url.port), url.hostname);
+    if (options.readWhenDone) this.socket.pause();
     this.socket.on('error', () => undefined); // a reset after the answer is expected
     const head = [`POST ${path} HTTP/1.1`, `Host: ${url.host}`];
     for (const [name, value] of Object.entries(headers)) head.push(`${name}: ${value}`);
@@ -42,6 +52,16 @@ export class SlowUpload {
       this.socket.once('close', () => reject(new Error('closed without a complete answer')));
     });
     this.answer.catch(() => undefined);
+  }
+
+  /** Starts reading the answer (see `readWhenDone`). */
+  startReading(): void {
+    this.socket.resume();
+  }
+
+  /** False once the connection is gone (a write then fails, as a reset makes it). */
+  get open(): boolean {
+    return !this.socket.destroyed;
   }
 
   /** Body bytes written so far. */
