@@ -5,6 +5,7 @@ import { EventEmitterModule } from '@nestjs/event-emitter';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { ScheduleModule } from '@nestjs/schedule';
 import { getDataSourceToken, TypeOrmModule, type TypeOrmModuleOptions } from '@nestjs/typeorm';
+import { readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { DataSource } from 'typeorm';
 import { ZapierModule } from '../src/zapier.module.js';
@@ -115,6 +116,25 @@ function countStatements(): void {
   }
 }
 
+/** The kernel's high-water mark of this process's RSS, in bytes; null where there is no /proc. */
+function rssPeak(): number | null {
+  try {
+    const kib = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+    return kib === undefined ? null : Number(kib) * 1024;
+  } catch {
+    return null;
+  }
+}
+
+/** Starts the high-water mark again from the current RSS (Linux: `5` to clear_refs). */
+function resetRssPeak(): void {
+  try {
+    writeFileSync('/proc/self/clear_refs', '5');
+  } catch {
+    // No /proc (or not Linux): rssPeak is then null anyway.
+  }
+}
+
 function stats(app: INestApplication | undefined, spec: ServerSpec, gc = false): ServerStats {
   const memory = process.memoryUsage();
   const counter = spec.kind === 'ceiling' ? undefined : app?.get(EventCounter);
@@ -134,6 +154,7 @@ function stats(app: INestApplication | undefined, spec: ServerSpec, gc = false):
     cpuMicros: cpu.user + cpu.system,
     statements: Object.keys(statements).length > 0 ? structuredClone(statements) : undefined,
     afterGc,
+    rssPeak: rssPeak(),
   };
 }
 
@@ -152,6 +173,7 @@ async function main(): Promise<void> {
   process.on('message', (message: ParentToServer) => {
     if (message.type === 'stats') {
       send({ type: 'stats', stats: stats(app, spec, message.gc) });
+      if (message.resetPeak) resetRssPeak();
     } else if (message.type === 'stop') {
       void app.close().finally(() => {
         process.disconnect();

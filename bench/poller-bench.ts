@@ -15,6 +15,7 @@ import type { BenchDatabase, DatabaseName } from './support/bench-messages.js';
 import { freshBenchDatabase } from './support/bench-databases.js';
 import { EventCounter, TRACK_EVENT_IDS } from './support/event-counter.js';
 import { median } from './support/latency-recorder.js';
+import { HELP, parseBenchArgs } from './support/bench-options.js';
 import { isEntryPoint } from './support/is-entry-point.js';
 
 /**
@@ -237,18 +238,13 @@ export function formatPoller(result: PollerResult): string {
   ].join('\n');
 }
 
-function argument(argv: readonly string[], flag: string): string | undefined {
-  const index = argv.indexOf(flag);
-  return index >= 0 ? argv[index + 1] : undefined;
-}
-
 if (isEntryPoint(import.meta.url)) {
-  const argv = process.argv.slice(2);
-  const result = await runPollerBench({
-    seconds: Number(argument(argv, '--poller-seconds') ?? 60),
-    budget: Number(argument(argv, '--poller-budget') ?? 600),
-    database: (argument(argv, '--poller-db') ?? 'sqlite') as DatabaseName,
-  });
-  if (process.send) process.send({ type: 'result', result }, () => process.disconnect());
-  else console.log(formatPoller(result));
+  const options = parseBenchArgs(process.argv.slice(2));
+  if (!options) {
+    process.stdout.write(HELP);
+  } else {
+    const result = await runPollerBench(options.poller);
+    if (process.send) process.send({ type: 'result', result }, () => process.disconnect());
+    else console.log(formatPoller(result));
+  }
 }

@@ -5,6 +5,7 @@ import { cpus, loadavg, totalmem, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatMemory, runMemoryCheck, type MemoryResult } from './memory.js';
+import { runHostile, type HostileResult } from './hostile.js';
 import { formatPoller, type PollerResult } from './poller-bench.js';
 import { formatProfile, summariseProfile, type ProfileSummary } from './profile-summary.js';
 import { BenchContext } from './support/bench-context.js';
@@ -26,6 +27,7 @@ import {
   statementsLine,
   targetLines,
 } from './support/bench-report.js';
+import { formatHostile, hostileVerdicts } from './support/hostile-report.js';
 import { addRatios, measureGroup, type ConfigResult } from './support/throughput.js';
 
 /**
@@ -204,6 +206,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (options.memory.pair.database === 'postgres') options.sections.delete('memory');
     if (options.poller.database === 'postgres') options.poller.database = 'sqlite';
     if (options.profile?.database === 'postgres') options.profile = null;
+    options.hostile.pairs = options.hostile.pairs.filter((pair) => pair.database !== 'postgres');
+    if (options.hostile.pairs.length === 0) options.sections.delete('hostile');
   }
   if (host.tmpFilesystem === 'tmpfs') {
     log(`WARNING: ${tmpdir()} is tmpfs: SQLite's fsync costs nothing there; set TMPDIR to a disk.`);
@@ -220,9 +224,13 @@ export async function main(argv: readonly string[]): Promise<number> {
   let matrix: ConfigResult[] = [];
   let memory: MemoryResult | null = null;
   let poller: PollerResult | null = null;
+  let hostile: HostileResult | null = null;
   let profiles: Awaited<ReturnType<typeof runProfiles>> = [];
   const needsContext =
-    options.sections.has('matrix') || options.sections.has('memory') || options.profile !== null;
+    options.sections.has('matrix') ||
+    options.sections.has('memory') ||
+    options.sections.has('hostile') ||
+    options.profile !== null;
   if (needsContext) {
     const context = await BenchContext.create(options.tokens);
     try {
@@ -235,6 +243,12 @@ export async function main(argv: readonly string[]): Promise<number> {
           `\nMemory check: ZapierModule on ${pairName(options.memory.pair)}, ${options.memory.callbacks.toLocaleString('en-US')} callbacks:`,
         );
         memory = await runMemoryCheck(context, options, log);
+      }
+      if (options.sections.has('hostile')) {
+        log(
+          `\nHostile traffic: ZapierModule on ${options.hostile.pairs.map(pairName).join(', ')}, rounds of ${options.hostile.roundSeconds} s without and with a flood:`,
+        );
+        hostile = await runHostile(context, options, log);
       }
       if (options.profile) {
         log(`\nCPU profiles on ${pairName(options.profile)} (extra runs, not in the table):`);
@@ -282,6 +296,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       : []),
     ...(memory ? [formatMemory(memory), ''] : []),
     ...(poller ? [formatPoller(poller), ''] : []),
+    ...(hostile ? [formatHostile(hostile), ''] : []),
     ...profiles.flatMap((profile) => [
       ...[statementsLine(profile.result), postgresLine([profile.result])].filter(
         (line): line is string => line !== null,
@@ -309,6 +324,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         matrix,
         memory,
         poller,
+        hostile,
         profiles: profiles.map(({ kind, file, summary }) => ({ kind, file, summary })),
       },
       null,
@@ -322,7 +338,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     (r) =>
       r.kind === 'ceiling' || (r.events === r.ackedDistinctIds && r.distinctEventIds === r.events),
   );
-  return eventsOk ? 0 : 1;
+  // Under the flood, too, every genuine callback is stored and announced once.
+  const hostileOk = (hostile?.pairs ?? []).every(
+    (pair) => pair.events === pair.ackedDistinctIds && hostileVerdicts(pair).refused,
+  );
+  return eventsOk && hostileOk ? 0 : 1;
 }
 
 process.exitCode = await main(process.argv.slice(2));

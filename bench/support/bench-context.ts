@@ -95,9 +95,12 @@ export class BenchServer {
     }
   }
 
-  /** The server's counters and memory; with `gc`, also its memory after a full GC. */
-  async stats(gc = false): Promise<ServerStats> {
-    return (await this.link.request({ type: 'stats', gc }, 'stats', 10_000)).stats;
+  /**
+   * The server's counters and memory; with `gc`, also its memory after a full GC; with
+   * `resetPeak`, its RSS high-water mark starts again from now.
+   */
+  async stats(gc = false, resetPeak = false): Promise<ServerStats> {
+    return (await this.link.request({ type: 'stats', gc, resetPeak }, 'stats', 10_000)).stats;
   }
 
   /**

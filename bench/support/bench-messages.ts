@@ -34,6 +34,8 @@ export interface ServerStats {
   statements?: StatementCounts;
   /** After a full GC, when asked for and the server runs with --expose-gc. */
   afterGc?: { rss: number; heapUsed: number };
+  /** Highest RSS since the start or the last `resetPeak` (Linux `VmHWM`); null without /proc. */
+  rssPeak: number | null;
 }
 
 export type ServerToParent =
@@ -41,7 +43,9 @@ export type ServerToParent =
   | { type: 'stats'; stats: ServerStats }
   | { type: 'failed'; message: string };
 
-export type ParentToServer = { type: 'stats'; gc?: boolean } | { type: 'stop' };
+export type ParentToServer =
+  /** With `resetPeak`, `rssPeak` starts again from the current RSS after this answer. */
+  { type: 'stats'; gc?: boolean; resetPeak?: boolean } | { type: 'stop' };
 
 /** One load to apply: timed rounds (throughput) or a fixed number of callbacks (memory). */
 export interface LoadSpec {
