@@ -5,6 +5,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
  * client reads the answer before the connection is closed with input it has not read.
  */
 const LINGER_MS = 1000;
+/**
+ * Most of the unread upload dropped during the linger: enough for a client to finish a write in
+ * flight and read its answer, not a way to make the server read a flood at wire speed.
+ */
+const LINGER_BYTES = 8 * 1024 * 1024;
+const LINGER_CHECK_MS = 25;
 
 /** A refusal sent before (or instead of) reading the body: a status and a Nest-shaped body. */
 export interface EarlyRefusal {
@@ -19,17 +25,24 @@ export interface EarlyRefusal {
  * reset can discard the answer before the client has read it (an uploading client usually reads
  * only once it stops sending). So, for this one socket, the answer is followed by a FIN, the rest
  * of the upload is read and dropped (Node discards an unread body), and the socket is destroyed
- * when the client closes it or after `LINGER_MS`: a client trickling megabytes, or never
- * finishing, holds neither memory nor a socket for longer.
+ * when the client closes it, after `LINGER_MS`, or once `LINGER_BYTES` more were read: a client
+ * trickling or flooding megabytes, or never finishing, holds neither memory nor a socket for
+ * longer, nor makes the server read more than a few megabytes of what it refused.
  */
 export function closeAfterAnswer(request: IncomingMessage, response: ServerResponse): void {
   if (!response.headersSent) response.setHeader('connection', 'close');
   const socket = request.socket as IncomingMessage['socket'] & { destroySoon?: () => void };
   socket.destroySoon = () => {
     socket.end();
-    const timer = setTimeout(() => socket.destroy(), LINGER_MS);
-    timer.unref();
-    socket.once('close', () => clearTimeout(timer));
+    const readAtAnswer = socket.bytesRead;
+    const started = Date.now();
+    const check = setInterval(() => {
+      if (socket.bytesRead - readAtAnswer > LINGER_BYTES || Date.now() - started >= LINGER_MS) {
+        socket.destroy();
+      }
+    }, LINGER_CHECK_MS);
+    check.unref();
+    socket.once('close', () => clearInterval(check));
   };
 }
 
