@@ -13,6 +13,10 @@ import {
   TestClock,
 } from './support/zapier-harness.js';
 import { SAMPLE_RUN } from './support/sample-runs.js';
+import type { RecordingListener } from './support/recording-listener.js';
+import type { ZapierSandbox } from '../src/testing/index.js';
+import type { ZapierClient } from '../src/client/zapier.client.js';
+import type { ZapierOverdueRunPoller } from '../src/poller/zapier-overdue-run.poller.js';
 
 const pgSkip = await postgresSkipReason();
 
@@ -21,6 +25,31 @@ function nestedResult(levels: number): Record<string, unknown> {
   let value: unknown = 'leaf';
   for (let i = 1; i < levels; i++) value = i % 2 === 0 ? [value] : { inner: value };
   return { inner: value };
+}
+
+/**
+ * Starts three good runs due after the bad one, ticks the poller once, and checks that all three
+ * were recovered in that round: the bad run did not stop it.
+ */
+async function recoversGoodRunsDueAfterIt(
+  sandbox: ZapierSandbox,
+  zapier: { client: ZapierClient; poller: ZapierOverdueRunPoller; listener: RecordingListener },
+  clock: TestClock,
+): Promise<string[]> {
+  const good: string[] = [];
+  for (let i = 0; i < 3; i++) {
+    await sleep(5);
+    sandbox.queueOutcome({ status: 'success', results: [{ n: i }], callback: 'never', delayMs: 0 });
+    good.push((await zapier.client.createActionRun(SAMPLE_RUN)).id);
+  }
+  clock.advance(2 * MINUTE);
+  await zapier.poller.tick();
+  await zapier.listener.waitFor(3);
+  assert.deepEqual(
+    zapier.listener.events.map((heard) => heard.event.runId).sort(),
+    [...good].sort(),
+  );
+  return good;
 }
 
 describeOnEachEngine(
@@ -51,25 +80,7 @@ describeOnEachEngine(
       });
       sandbox.queueOutcome({ status: 'success', callback: 'never', delayMs: 0 });
       deep = (await zapier.client.createActionRun(SAMPLE_RUN)).id;
-      const good: string[] = [];
-      for (let i = 0; i < 3; i++) {
-        await sleep(5);
-        sandbox.queueOutcome({
-          status: 'success',
-          results: [{ n: i }],
-          callback: 'never',
-          delayMs: 0,
-        });
-        good.push((await zapier.client.createActionRun(SAMPLE_RUN)).id);
-      }
-      clock.advance(2 * MINUTE);
-
-      await zapier.poller.tick();
-      await zapier.listener.waitFor(3);
-      assert.deepEqual(
-        zapier.listener.events.map((heard) => heard.event.runId).sort(),
-        [...good].sort(),
-      );
+      await recoversGoodRunsDueAfterIt(sandbox, zapier, clock);
       const row = await readRun(zapier.dataSource, deep);
       assert.equal(row?.status, 'pending');
       assert.equal(row?.pollNextAt, null);
@@ -92,25 +103,7 @@ describeOnEachEngine(
         delayMs: 0,
       });
       const deep = (await zapier.client.createActionRun(SAMPLE_RUN)).id;
-      const good: string[] = [];
-      for (let i = 0; i < 3; i++) {
-        await sleep(5);
-        sandbox.queueOutcome({
-          status: 'success',
-          results: [{ n: i }],
-          callback: 'never',
-          delayMs: 0,
-        });
-        good.push((await zapier.client.createActionRun(SAMPLE_RUN)).id);
-      }
-      clock.advance(2 * MINUTE);
-
-      await zapier.poller.tick();
-      await zapier.listener.waitFor(3);
-      assert.deepEqual(
-        zapier.listener.events.map((heard) => heard.event.runId).sort(),
-        [...good].sort(),
-      );
+      const good = await recoversGoodRunsDueAfterIt(sandbox, zapier, clock);
       const reason = ZapierMessages.jsonTooDeep('results', 64);
       const parked = await readRun(zapier.dataSource, deep);
       assert.equal(parked?.status, 'pending');
