@@ -108,6 +108,19 @@ for (const adapter of ['express', 'fastify'] as Adapter[]) {
           assert.deepEqual(answers, Array<number>(5).fill(401), 'no answer lost to a reset');
         });
 
+        it('logs a few warnings a minute for a flood of bad signatures, not one per request', async () => {
+          const missing = () =>
+            zapier.logger.find('warn', ZapierMessages.signatureMissing()).length;
+          const before = missing();
+          const answers = await Promise.all(
+            Array.from({ length: 200 }, () =>
+              postCallback(zapier.url, { headers: json, body: '{}' }),
+            ),
+          );
+          assert.ok(answers.every((answer) => answer.status === 401));
+          assert.ok(missing() - before <= 5, `${missing() - before} warnings for 200 requests`);
+        });
+
         it('refuses an unsigned compression bomb with 401 without inflating it', async () => {
           const bomb = brotliCompressSync(Buffer.alloc(16 * MiB, '['));
           assert.ok(bomb.length < 1 * KiB, `${bomb.length} bytes`);

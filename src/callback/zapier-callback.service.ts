@@ -50,7 +50,7 @@ export interface CallbackReceipt {
 export class ZapierCallbackService {
   private readonly logger = new Logger('ZapierCallback');
   private readonly outage = new OutageLog(this.logger, 'Storing callbacks');
-  /** Signed but unusable bodies: a replayed token could send many (issue of trust, not of cost). */
+  /** Signed bodies come from Zapier or from a replayed token, which may send many: rate-limited. */
   private readonly warnings = new RateLimitedLog(this.logger);
 
   constructor(
@@ -140,7 +140,7 @@ export class ZapierCallbackService {
       }
       // The quarantine refuses a value of it too: Zapier's retries would meet the same refusal,
       // so the 400 stands, and the run stays pending for the poller either way.
-      this.logger.warn(ZapierMessages.callbackNotKept(runId, error.reason));
+      this.warnings.warn('not-kept', () => ZapierMessages.callbackNotKept(runId, error.reason));
     }
     throw new ZapierInvalidCallbackException(problems);
   }

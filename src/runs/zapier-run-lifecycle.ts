@@ -13,6 +13,7 @@ import {
 } from '../storage/quarantine.repository.js';
 import { ZapierBudgetRepository } from '../storage/request-budget.repository.js';
 import { ZapierRunIntake } from '../storage/run-intake.repository.js';
+import { RateLimitedLog } from '../common/rate-limited-log.js';
 import { refusedValue } from '../storage/sql/sql-refusals.js';
 import type { DeliverableRun, DeliveryClaim, TerminalResult } from '../storage/stored-run.js';
 
@@ -62,6 +63,8 @@ const RESULT_QUEUE_WEIGHT = 4 * RESULT_BATCH_WEIGHT;
 @Injectable()
 export class ZapierRunLifecycle {
   private readonly logger = new Logger('ZapierRuns');
+  /** A signed sender (or a replayed token) can cause these on every request: rate-limited. */
+  private readonly conflicts = new RateLimitedLog(this.logger);
   private readonly results: GroupCommit<TerminalResult, RecordOutcome>;
   /** Duplicates waiting to be compared with what is stored (a diagnostic, batched). */
   private readonly duplicates: GroupCommit<TerminalResult, void>;
@@ -245,7 +248,7 @@ export class ZapierRunLifecycle {
       for (const item of items) {
         const status = stored.get(item.runId);
         if (status !== undefined && status !== item.status) {
-          this.logger.warn(
+          this.conflicts.warn('conflict', () =>
             ZapierMessages.conflictingResult(item.runId, status, item.source, item.status),
           );
         } else {
