@@ -220,11 +220,7 @@ async function runPair(
         );
       const rounds: HostileRound[] = [];
       const last: Partial<Record<'warmup' | 'baseline' | 'flood', LoadResult>> = {
-        warmup: await load(
-          prefixes.warmup,
-          Math.max(bench.warmupSeconds * 1000, WARMUP_MIN_MS),
-          0,
-        ),
+        warmup: await load(prefixes.warmup, Math.max(bench.warmupSeconds * 1000, WARMUP_MIN_MS), 0),
       };
       const floods: FloodResult[] = [];
       let rssBefore = 0;
