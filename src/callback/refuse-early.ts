@@ -6,16 +6,21 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
  */
 const LINGER_MS = 1000;
 /**
- * Most of the unread upload dropped during the linger: enough for a client to finish a write in
- * flight and read its answer, not a way to make the server read a flood at wire speed.
+ * Most of the unread upload dropped during the linger. For a signed request (Zapier, told 413 or
+ * 503) enough for a client that reads its answer only once it has sent a few megabytes; for an
+ * unsigned one only what a client has in flight with a small request: every byte read and dropped
+ * for a flood of unsigned uploads is garbage the process must collect (the hostile-traffic
+ * benchmark's RSS grew with this figure).
  */
-const LINGER_BYTES = 8 * 1024 * 1024;
+const LINGER_BYTES = { signed: 8 * 1024 * 1024, unsigned: 256 * 1024 };
 const LINGER_CHECK_MS = 25;
 
 /** A refusal sent before (or instead of) reading the body: a status and a Nest-shaped body. */
 export interface EarlyRefusal {
   status: number;
   body: { statusCode: number; error?: string; message: string | string[] };
+  /** The request's signature did not verify: it gets the short linger. */
+  unsigned?: boolean;
 }
 
 /**
@@ -29,7 +34,12 @@ export interface EarlyRefusal {
  * trickling or flooding megabytes, or never finishing, holds neither memory nor a socket for
  * longer, nor makes the server read more than a few megabytes of what it refused.
  */
-export function closeAfterAnswer(request: IncomingMessage, response: ServerResponse): void {
+export function closeAfterAnswer(
+  request: IncomingMessage,
+  response: ServerResponse,
+  refusal: Pick<EarlyRefusal, 'unsigned'>,
+): void {
+  const lingerBytes = refusal.unsigned ? LINGER_BYTES.unsigned : LINGER_BYTES.signed;
   if (!response.headersSent) response.setHeader('connection', 'close');
   const socket = request.socket as IncomingMessage['socket'] & { destroySoon?: () => void };
   socket.destroySoon = () => {
@@ -37,7 +47,7 @@ export function closeAfterAnswer(request: IncomingMessage, response: ServerRespo
     const readAtAnswer = socket.bytesRead;
     const started = Date.now();
     const check = setInterval(() => {
-      if (socket.bytesRead - readAtAnswer > LINGER_BYTES || Date.now() - started >= LINGER_MS) {
+      if (socket.bytesRead - readAtAnswer > lingerBytes || Date.now() - started >= LINGER_MS) {
         socket.destroy();
       }
     }, LINGER_CHECK_MS);
@@ -52,7 +62,7 @@ export function writeRefusal(
   response: ServerResponse,
   refusal: EarlyRefusal,
 ): void {
-  closeAfterAnswer(request, response);
+  closeAfterAnswer(request, response, refusal);
   response.statusCode = refusal.status;
   response.setHeader('content-type', 'application/json; charset=utf-8');
   response.end(JSON.stringify(refusal.body));

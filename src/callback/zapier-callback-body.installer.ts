@@ -85,7 +85,7 @@ export class ZapierCallbackBodyInstaller {
   ): Promise<FastifyReplyLike | undefined> => {
     const refusal = await this.gate.admit(request.raw);
     if (!refusal) return undefined;
-    closeAfterAnswer(request.raw, reply.raw);
+    closeAfterAnswer(request.raw, reply.raw, refusal);
     // Returning the reply tells Fastify the request was answered here.
     return reply.code(refusal.status).send(refusal.body);
   };
@@ -98,7 +98,7 @@ export class ZapierCallbackBodyInstaller {
   ): Promise<Readable> => {
     const read = await this.gate.read(request.raw, payload, reply.raw);
     if (!read.ok) {
-      closeAfterAnswer(request.raw, reply.raw);
+      closeAfterAnswer(request.raw, reply.raw, read.refusal);
       // An HttpException: Nest's error handler answers it as it is, without logging an error.
       throw new HttpException(read.refusal.body, read.refusal.status);
     }

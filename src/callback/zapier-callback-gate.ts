@@ -62,7 +62,9 @@ export class ZapierCallbackGate {
     try {
       await this.verifier.verifyRequest(request);
     } catch (error) {
-      if (error instanceof HttpException) return refusalFrom(error);
+      if (error instanceof HttpException) {
+        return { ...refusalFrom(error), unsigned: error.getStatus() === 401 };
+      }
       throw error;
     }
     const declared = Number(request.headers['content-length']);
