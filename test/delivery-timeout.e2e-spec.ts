@@ -7,6 +7,7 @@ import { postgresSkipReason } from './support/postgres.js';
 import { rows, sendCallback } from './support/callbacks.js';
 import { eventually } from './support/zapier-harness.js';
 import { startZapierApp, type ZapierApp, type ZapierAppOptions } from './support/zapier-app.js';
+import { AppFleet } from './support/app-fleet.js';
 
 const pgSkip = await postgresSkipReason();
 
@@ -30,30 +31,17 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
     { skip: engine === 'postgres' && pgSkip },
     () => {
       let sandbox: ZapierSandbox;
-      const apps: ZapierApp[] = [];
-      const cleanups: Array<() => void> = [];
+      const fleet = new AppFleet(engine, `delivery_timeout_${engine}`, () => sandbox);
+      const apps = fleet.apps;
+      const start = fleet.start.bind(fleet);
 
       before(async () => {
         sandbox = await ZapierSandbox.start({ rateLimit: false });
       });
       afterEach(async () => {
-        for (const app of apps.splice(0)) await app.close();
-        for (const cleanup of cleanups.splice(0)) cleanup();
+        await fleet.closeAll();
       });
       after(() => sandbox.stop());
-
-      async function start(name: string, options: Partial<ZapierAppOptions> = {}) {
-        const db = await freshDatabase(engine, `delivery_timeout_${engine}_${name}`);
-        cleanups.push(db.cleanup);
-        const zapier = await startZapierApp({
-          adapter: 'express',
-          database: db.options,
-          ...options,
-          zapier: { jwksUrl: sandbox.jwksUrl, ...options.zapier },
-        });
-        apps.push(zapier);
-        return zapier;
-      }
 
       it('fails a hung attempt after timeoutMs, retries it with backoff, parks it, names the listener, and keeps delivering other runs', async () => {
         const timeoutMs = 200;

@@ -11,7 +11,8 @@ import { postgresSkipReason } from './support/postgres.js';
 import { cutPostgresDatabase } from './support/postgres-outage.js';
 import { postCallback, rows, sendCallback } from './support/callbacks.js';
 import { eventually } from './support/zapier-harness.js';
-import { startZapierApp, type ZapierApp, type ZapierAppOptions } from './support/zapier-app.js';
+import { startZapierApp, type ZapierApp } from './support/zapier-app.js';
+import { AppFleet } from './support/app-fleet.js';
 
 const pgSkip = await postgresSkipReason();
 
@@ -46,33 +47,17 @@ async function deliveryState(
 for (const engine of ['sqlite', 'postgres'] as Engine[]) {
   describe(`delivery to listeners on ${engine}`, { skip: engine === 'postgres' && pgSkip }, () => {
     let sandbox: ZapierSandbox;
-    const apps: ZapierApp[] = [];
-    const cleanups: Array<() => void> = [];
+    const fleet = new AppFleet(engine, `delivery_${engine}`, () => sandbox);
+    const apps = fleet.apps;
+    const start = fleet.start.bind(fleet);
 
     before(async () => {
       sandbox = await ZapierSandbox.start({ rateLimit: false });
     });
     afterEach(async () => {
-      for (const app of apps.splice(0)) await app.close();
-      for (const cleanup of cleanups.splice(0)) cleanup();
+      await fleet.closeAll();
     });
     after(() => sandbox.stop());
-
-    async function start(
-      name: string,
-      options: Partial<ZapierAppOptions> = {},
-    ): Promise<ZapierApp> {
-      const db = await freshDatabase(engine, `delivery_${engine}_${name}`);
-      cleanups.push(db.cleanup);
-      const zapier = await startZapierApp({
-        adapter: 'express',
-        database: db.options,
-        ...options,
-        zapier: { jwksUrl: sandbox.jwksUrl, ...options.zapier },
-      });
-      apps.push(zapier);
-      return zapier;
-    }
 
     it('answers 200 concurrent callbacks while none of their listeners has returned', async () => {
       const zapier = await start('slow');
