@@ -56,9 +56,13 @@ export class ZapierCallbackBodyInstaller {
     adapterHost.init$.subscribe(() => this.install(adapterHost));
   }
 
+  /**
+   * Case-insensitive, as Express routes by default: a request the route takes must not slip past
+   * the reader (and its limits) by the case of its path.
+   */
   private isCallbackPath = (path: string): boolean => {
-    const route = `/${this.path.replace(/^\/+|\/+$/g, '')}`;
-    const clean = path.split('?', 1)[0].replace(/\/+$/, '');
+    const route = `/${this.path.replace(/^\/+|\/+$/g, '')}`.toLowerCase();
+    const clean = path.split('?', 1)[0].replace(/\/+$/, '').toLowerCase();
     return clean === route || clean.endsWith(route);
   };
 
