@@ -125,6 +125,9 @@ export function readCallbackBody(
     source.on('end', () =>
       settle({ ok: true, body: Buffer.concat(chunks), receivedBytes: encoded() }),
     );
+    // The client may have left while the signature was being verified: its `close` has been
+    // and gone, and nothing more will arrive.
+    if (request.destroyed && !request.readableEnded) onAbort();
   });
 }
 
