@@ -181,6 +181,7 @@ describe('expressCallbackBodyReader', () => {
     const callbacks = new ZapierCallbackService(
       lifecycleOver(dataSource, options, clock, new ZapierClaimedDeliveries()),
       clock,
+      options,
     );
     gate = new ZapierCallbackGate(options, new ZapierSignatureVerifier(options, clock), callbacks);
     signature = await sandbox.signer.sign();

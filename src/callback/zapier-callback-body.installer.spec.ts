@@ -98,7 +98,7 @@ describe('ZapierCallbackBodyInstaller', () => {
     const options = resolveZapierOptions({ jwksUrl: sandbox.jwksUrl });
     ({ dataSource, close: closeDatabase } = await migratedDataSource('sqlite', 'installer_spec'));
     const lifecycle = lifecycleOver(dataSource, options, clock, new ZapierClaimedDeliveries());
-    callbacks = new ZapierCallbackService(lifecycle, clock);
+    callbacks = new ZapierCallbackService(lifecycle, clock, options);
     signature = await sandbox.signer.sign({ issuedAt: new Date(NOW) });
   });
   after(async () => {

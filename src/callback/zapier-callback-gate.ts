@@ -5,6 +5,7 @@ import { ZAPIER_OPTIONS } from '../zapier.constants.js';
 import { ZapierMessages } from '../zapier.messages.js';
 import type { ResolvedZapierOptions } from '../options/resolve-zapier-options.js';
 import { RateLimitedLog } from '../common/rate-limited-log.js';
+import { callbackBodyLimits } from '../common/json-limits.js';
 import { ZapierSignatureVerifier } from '../signature/zapier-signature.verifier.js';
 import { CallbackMemoryBudget } from './callback-memory-budget.js';
 import { ZapierInvalidCallbackException } from '../errors/zapier-http.exceptions.js';
@@ -12,9 +13,6 @@ import { readCallbackBody, type CallbackBodyRead } from './read-callback-body.js
 import { ZapierCallbackService } from './zapier-callback.service.js';
 import type { EarlyRefusal } from './refuse-early.js';
 import type { JsonShapeLimits } from './json-shape-scanner.js';
-
-/** Levels above a run's results in a callback body: `{ "data": { "results": … } }`. */
-const RESULT_DEPTH_IN_BODY = 2;
 
 /**
  * What stands between the network and a callback's body, on either adapter: the signature is
@@ -28,10 +26,7 @@ export class ZapierCallbackGate {
   private readonly logger = new Logger('ZapierCallback');
   private readonly warnings = new RateLimitedLog(this.logger);
   private readonly memory: CallbackMemoryBudget;
-  /**
-   * `resultLimits` measured on the whole body: its results sit two levels down (the body, then
-   * `data`), so the same result passes or fails on both the callback and the poll path.
-   */
+  /** `resultLimits` measured on the whole body. */
   private readonly shape: JsonShapeLimits;
 
   constructor(
@@ -40,8 +35,7 @@ export class ZapierCallbackGate {
     private readonly callbacks: ZapierCallbackService,
   ) {
     this.memory = new CallbackMemoryBudget(options.callbackMemoryLimit);
-    const { maxDepth, maxValues } = options.resultLimits;
-    this.shape = { maxDepth: maxDepth + RESULT_DEPTH_IN_BODY, maxValues };
+    this.shape = callbackBodyLimits(options.resultLimits);
   }
 
   /** Bytes the callbacks being read and stored hold right now (for tests and benchmarks). */

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { ZAPIER_CLOCK } from '../zapier.constants.js';
+import { ZAPIER_CLOCK, ZAPIER_OPTIONS } from '../zapier.constants.js';
 import { ZapierMessages } from '../zapier.messages.js';
 import type { ZapierClock } from '../interfaces/zapier-clock.interface.js';
 import {
@@ -12,6 +12,8 @@ import {
 } from '../errors/zapier-storage.errors.js';
 import { OutageLog } from '../common/outage-log.js';
 import { RateLimitedLog } from '../common/rate-limited-log.js';
+import { callbackBodyLimits, exceedsJsonLimits, type JsonLimits } from '../common/json-limits.js';
+import type { ResolvedZapierOptions } from '../options/resolve-zapier-options.js';
 import { ZapierRunLifecycle } from '../runs/zapier-run-lifecycle.js';
 import { parseActionRunCallback } from './parse-action-run-callback.js';
 import type { CallbackRequestExtras } from './callback-request.js';
@@ -52,11 +54,16 @@ export class ZapierCallbackService {
   private readonly outage = new OutageLog(this.logger, 'Storing callbacks');
   /** Signed bodies come from Zapier or from a replayed token, which may send many: rate-limited. */
   private readonly warnings = new RateLimitedLog(this.logger);
+  /** `resultLimits` measured on a whole body, for bodies parsed before they reach us. */
+  private readonly bodyLimits: JsonLimits;
 
   constructor(
     private readonly runs: ZapierRunLifecycle,
     @Inject(ZAPIER_CLOCK) private readonly clock: ZapierClock,
-  ) {}
+    @Inject(ZAPIER_OPTIONS) options: ResolvedZapierOptions,
+  ) {
+    this.bodyLimits = callbackBodyLimits(options.resultLimits);
+  }
 
   /**
    * Accepts the request of a callback route that `ZapierSignatureGuard` let through, as the
@@ -84,6 +91,12 @@ export class ZapierCallbackService {
    */
   async handle(callback: VerifiedCallback): Promise<CallbackReceipt> {
     const receivedAt = this.clock.now();
+    if (callback.rawBody === undefined) {
+      // Parsed by someone else (a route of the host's, a test): the body reader's limits were not
+      // applied, and a body nested deeper than the call stack cannot even be serialised to keep.
+      const problem = exceedsJsonLimits(callback.body, this.bodyLimits, 'the callback body');
+      if (problem !== undefined) await this.reject(null, [problem], '', receivedAt);
+    }
     const rawPayload = callback.rawBody ?? JSON.stringify(callback.body) ?? '';
     if (callback.bodyError !== undefined) {
       await this.reject(null, [callback.bodyError], rawPayload, receivedAt);

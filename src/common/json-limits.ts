@@ -8,6 +8,20 @@ export interface JsonLimits {
   maxValues: number;
 }
 
+/** Levels above a run's results in a callback body: `{ "data": { "results": … } }`. */
+const RESULT_DEPTH_IN_BODY = 2;
+
+/**
+ * `resultLimits` measured on a whole callback body: its results sit two levels down (the body,
+ * then `data`), so the same result passes or fails on both the callback and the poll path.
+ */
+export function callbackBodyLimits(resultLimits: JsonLimits): JsonLimits {
+  return {
+    maxDepth: resultLimits.maxDepth + RESULT_DEPTH_IN_BODY,
+    maxValues: resultLimits.maxValues,
+  };
+}
+
 /**
  * What makes a parsed JSON value exceed the limits, as a message fragment naming `what`, or
  * `undefined` when it fits. Iterative, with an explicit stack, so a value nested deeper than the
