@@ -151,6 +151,8 @@ function stats(app: INestApplication | undefined, spec: ServerSpec, gc = false):
     distinctEventIds: counter?.distinctIds ?? -1,
     rss: memory.rss,
     heapUsed: memory.heapUsed,
+    heapTotal: memory.heapTotal,
+    external: memory.external,
     cpuMicros: cpu.user + cpu.system,
     statements: Object.keys(statements).length > 0 ? structuredClone(statements) : undefined,
     afterGc,

@@ -23,7 +23,7 @@ import {
 } from './support/flood-messages.js';
 import { formatHostile } from './support/hostile-report.js';
 import { isEntryPoint } from './support/is-entry-point.js';
-import { RssSampler } from './support/rss-sampler.js';
+import { RssSampler, type MemoryAtPeak } from './support/rss-sampler.js';
 
 /**
  * The hostile-traffic scenario (issue 10 §9): genuine signed callbacks at the standard load,
@@ -108,6 +108,10 @@ export interface HostilePairResult {
     after: number;
     /** max(peaks) − before. */
     growth: number;
+    /** At the highest sample, in MB: V8's heap (reserved and used) and external memory. */
+    atPeak: { heapTotal: number; heapUsed: number; external: number } | null;
+    /** The same just before the first flood. */
+    atStart: { heapTotal: number; heapUsed: number; external: number };
   };
   /** The flood's requests over both flooded rounds. */
   flood: FloodResult;
@@ -121,13 +125,35 @@ export interface HostilePairResult {
 
 export interface HostileResult {
   bombs: BombSizes;
-  mix: typeof FLOOD_MIX;
+  mix: Omit<FloodSpec, 'url' | 'signedTokens'>;
   connections: number;
   loadAverage: { start: number; end: number };
+  /** glibc's `MALLOC_ARENA_MAX` the servers ran with (inherited from this process), if set. */
+  mallocArenaMax: string | null;
   pairs: HostilePairResult[];
 }
 
 const mb = (bytes: number) => Math.round((bytes / MiB) * 10) / 10;
+const heapMb = (memory: Omit<MemoryAtPeak, 'rss'>) => ({
+  heapTotal: mb(memory.heapTotal),
+  heapUsed: mb(memory.heapUsed),
+  external: mb(memory.external),
+});
+
+/** `FLOOD_MIX` with only `kinds` in it (the others send nothing). */
+export function floodMixOf(kinds: readonly FloodKind[]): Omit<FloodSpec, 'url' | 'signedTokens'> {
+  const paced = Object.fromEntries(
+    Object.entries(FLOOD_MIX.paced).map(([kind, rate]) => [
+      kind,
+      kinds.includes(kind as FloodKind) ? rate : 0,
+    ]),
+  ) as FloodSpec['paced'];
+  return {
+    ...FLOOD_MIX,
+    uploadConnections: kinds.includes('upload') ? FLOOD_MIX.uploadConnections : 0,
+    paced,
+  };
+}
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function genuine(rates: number[], load: LoadResult): GenuineFigures {
@@ -187,6 +213,7 @@ async function runPair(
   bench: Pick<BenchOptions, 'connections' | 'duplicateRate' | 'warmupSeconds' | 'hostile'>,
   progress: (line: string) => void,
 ): Promise<HostilePairResult> {
+  const mix = floodMixOf(bench.hostile.flood);
   const started = Date.now();
   const label = `hostile_${pairName(pair).replace('-', '_')}_${process.pid}`;
   const store = await freshBenchDatabase(pair.database, label);
@@ -224,6 +251,8 @@ async function runPair(
       };
       const floods: FloodResult[] = [];
       let rssBefore = 0;
+      let atStart: MemoryAtPeak | undefined;
+      let atPeak: MemoryAtPeak | undefined;
       let peakSampled = 0;
       let samples = 0;
       let peakKernel: number | null = null;
@@ -234,12 +263,15 @@ async function runPair(
           result = await load(prefixes.baseline, 0, 1);
         } else {
           const before = await server.stats(false, true);
-          if (floods.length === 0) rssBefore = before.rss;
+          if (floods.length === 0) {
+            rssBefore = before.rss;
+            atStart = before;
+          }
           sampler.window();
           const jwksAtStart = context.sandbox.jwksRequests;
           const signedTokens = await context.freshTokens();
           await floodLink.request(
-            { type: 'start', spec: { ...FLOOD_MIX, url: server.url, signedTokens } },
+            { type: 'start', spec: { ...mix, url: server.url, signedTokens } },
             'started',
           );
           await sleep(RAMP_MS);
@@ -248,6 +280,7 @@ async function runPair(
           jwksFetches += context.sandbox.jwksRequests - jwksAtStart;
           await sleep(SETTLE_MS);
           const window = sampler.window();
+          if (window.peakBytes > peakSampled) atPeak = window.atPeak;
           peakSampled = Math.max(peakSampled, window.peakBytes);
           samples += window.samples;
           const after = await server.stats();
@@ -296,6 +329,8 @@ async function runPair(
           peakKernel: peakKernel === null ? null : mb(peakKernel),
           after: mb(settled.rss),
           growth: mb(peak - rssBefore),
+          atPeak: atPeak ? heapMb(atPeak) : null,
+          atStart: heapMb(atStart ?? { heapTotal: 0, heapUsed: 0, external: 0 }),
         },
         flood,
         jwksFetches,
@@ -336,9 +371,10 @@ export async function runHostile(
     }
     return {
       bombs,
-      mix: FLOOD_MIX,
+      mix: floodMixOf(bench.hostile.flood),
       connections: bench.connections,
       loadAverage: { start: loadStart, end: loadavg()[0] },
+      mallocArenaMax: process.env.MALLOC_ARENA_MAX ?? null,
       pairs,
     };
   } finally {

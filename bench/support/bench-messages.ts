@@ -28,6 +28,10 @@ export interface ServerStats {
   distinctEventIds: number;
   rss: number;
   heapUsed: number;
+  /** V8's heap as reserved from the system (what of the RSS is the JavaScript heap). */
+  heapTotal: number;
+  /** Memory of C++ objects bound to JavaScript ones: Buffers, zlib streams, sockets. */
+  external: number;
   /** CPU time of the server process so far (user + system), microseconds. */
   cpuMicros: number;
   /** With `diagnose`: the module's statements so far. */

@@ -1,5 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { AdapterName, DatabaseName, ServerKind } from './bench-messages.js';
+import { FLOOD_KINDS, type FloodKind } from './flood-messages.js';
 
 export type Section = 'matrix' | 'memory' | 'poller' | 'hostile';
 export interface Pair {
@@ -22,7 +23,7 @@ export interface BenchOptions {
   memory: { callbacks: number; checkpoint: number; pair: Pair };
   poller: { seconds: number; budget: number; database: DatabaseName };
   /** The hostile-traffic scenario: its ZapierModule servers, one after the other, and round length. */
-  hostile: { pairs: Pair[]; roundSeconds: number };
+  hostile: { pairs: Pair[]; roundSeconds: number; flood: FloodKind[] };
   /** Extra profiled runs (peer and ZapierModule) on this pair, not part of the table. */
   profile: Pair | null;
   quick: boolean;
@@ -56,6 +57,7 @@ scenario, in one run.
   --hostile-config PAIR,...   ZapierModule servers of the hostile scenario
                               (default fastify-sqlite,express-sqlite)
   --hostile-seconds S         length of its rounds: 2 unflooded, 2 flooded (default 6)
+  --hostile-flood KIND,...    only these kinds in the flood (default all: ${FLOOD_KINDS.join(',')})
   --profile [PAIR]            also CPU-profile the peer and ZapierModule on PAIR
                               (default express-postgres) and summarise the profiles
 `;
@@ -108,6 +110,7 @@ const FLAGS = {
   'poller-db': { type: 'string' },
   'hostile-config': { type: 'string' },
   'hostile-seconds': { type: 'string' },
+  'hostile-flood': { type: 'string' },
   profile: { type: 'string' },
 } as const satisfies ParseArgsConfig['options'];
 
@@ -164,6 +167,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | null {
         { adapter: 'express', database: 'sqlite' },
       ],
       roundSeconds: 6,
+      flood: [...FLOOD_KINDS],
     },
     profile: null,
     quick: values.quick ?? false,
@@ -213,6 +217,13 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | null {
   }
   if (values['hostile-seconds'] !== undefined) {
     options.hostile.roundSeconds = positive('--hostile-seconds', values['hostile-seconds'], false);
+  }
+  if (values['hostile-flood'] !== undefined) {
+    const kinds = values['hostile-flood'].split(',').filter(Boolean) as FloodKind[];
+    const bad = kinds.find((kind) => !FLOOD_KINDS.includes(kind));
+    if (bad || kinds.length === 0)
+      throw new Error(`--hostile-flood takes ${FLOOD_KINDS.join(',')}.`);
+    options.hostile.flood = kinds;
   }
   if (values.profile !== undefined) options.profile = parsePair(values.profile);
   if (options.quick) {

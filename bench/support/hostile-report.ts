@@ -101,6 +101,7 @@ export function formatHostile(result: HostileResult): string {
   const first = result.pairs[0];
   const mix = result.mix;
   const paced = Object.entries(mix.paced)
+    .filter(([, perSecond]) => perSecond > 0)
     .map(([kind, perSecond]) => `${KIND_LABEL[kind as FloodKind]} ${perSecond}/s`)
     .join(', ');
   const refusals = result.pairs
@@ -117,13 +118,22 @@ export function formatHostile(result: HostileResult): string {
       `genuine load ${result.connections} keep-alive connections; flood from its own process: ` +
       `${mix.uploadConnections} unsigned uploads declaring ${kib(mix.uploadBytes)} at once, ${paced}; ` +
       `brotli bomb ${kib(result.bombs.br.wire)} → ${kib(result.bombs.br.inflated)}, gzip bomb ${kib(result.bombs.gzip.wire)} → ${kib(result.bombs.gzip.inflated)}; ` +
-      `load average ${result.loadAverage.start.toFixed(1)} at the start, ${result.loadAverage.end.toFixed(1)} at the end):`,
+      `load average ${result.loadAverage.start.toFixed(1)} at the start, ${result.loadAverage.end.toFixed(1)} at the end; ` +
+      `MALLOC_ARENA_MAX ${result.mallocArenaMax ?? 'unset'}):`,
     '',
     hostileTable(result),
     '',
     ...hostileVerdictLines(result),
     '',
     floodTable(result),
+    '',
+    `V8 heap reserved/used and external memory, MB, before the first flood → at the highest RSS sample: ${result.pairs
+      .map((p) => {
+        const at = (m: HostilePairResult['rssMb']['atStart'] | null) =>
+          m ? `${m.heapTotal}/${m.heapUsed}, ${m.external}` : '?';
+        return `${p.pair} ${at(p.rssMb.atStart)} → ${at(p.rssMb.atPeak)}`;
+      })
+      .join('; ')}.`,
     '',
     `Flood generator CPU: ${result.pairs.map((p) => `${p.pair} ${number(p.flood.cpuShare * 100)}%`).join(', ')} of a core. ` +
       `RSS peak: ${result.pairs.map((p) => `${p.pair} sampled ${p.rssMb.peakSampled} MB (${p.rssMb.samples} samples), kernel high-water mark ${p.rssMb.peakKernel ?? '?'} MB`).join('; ')}.`,

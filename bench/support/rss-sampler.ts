@@ -1,4 +1,8 @@
 import type { BenchServer } from './bench-context.js';
+import type { ServerStats } from './bench-messages.js';
+
+/** What the highest sample held: RSS, and how much of it was V8's heap and external memory. */
+export type MemoryAtPeak = Pick<ServerStats, 'rss' | 'heapTotal' | 'heapUsed' | 'external'>;
 
 /**
  * Asks a server for its RSS every `intervalMs` (over its stats IPC, one question at a time) and
@@ -8,7 +12,7 @@ import type { BenchServer } from './bench-context.js';
  */
 export class RssSampler {
   private running = true;
-  private peak = 0;
+  private peak: MemoryAtPeak | undefined;
   private count = 0;
   private readonly loop: Promise<void>;
 
@@ -20,9 +24,9 @@ export class RssSampler {
   }
 
   /** Starts a new window; returns the peak and the number of samples of the one it ends. */
-  window(): { peakBytes: number; samples: number } {
-    const ended = { peakBytes: this.peak, samples: this.count };
-    this.peak = 0;
+  window(): { peakBytes: number; atPeak: MemoryAtPeak | undefined; samples: number } {
+    const ended = { peakBytes: this.peak?.rss ?? 0, atPeak: this.peak, samples: this.count };
+    this.peak = undefined;
     this.count = 0;
     return ended;
   }
@@ -35,8 +39,8 @@ export class RssSampler {
   private async sample(): Promise<void> {
     while (this.running) {
       try {
-        const { rss } = await this.server.stats();
-        this.peak = Math.max(this.peak, rss);
+        const { rss, heapTotal, heapUsed, external } = await this.server.stats();
+        if (rss > (this.peak?.rss ?? 0)) this.peak = { rss, heapTotal, heapUsed, external };
         this.count += 1;
       } catch {
         // A server too busy to answer within the stats timeout is what the high-water mark is for.
