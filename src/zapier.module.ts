@@ -23,6 +23,9 @@ import { ZapierRequestBudget } from './budget/zapier-request-budget.js';
 import { ZapierClient } from './client/zapier.client.js';
 import { ZapierHttp } from './client/zapier-http.js';
 import { ZapierOverdueRunPoller } from './poller/zapier-overdue-run.poller.js';
+import { ZapierRunGauges } from './storage/run-gauges.repository.js';
+import { ZapierTelemetry } from './telemetry/zapier-telemetry.js';
+import { ZapierTelemetryGauges } from './runs/zapier-telemetry-gauges.js';
 
 /**
  * Receives Zapier's action-run callbacks: verifies their signature, stores each run once, and
@@ -66,6 +69,10 @@ import { ZapierOverdueRunPoller } from './poller/zapier-overdue-run.poller.js';
     ZapierRequestBudget,
     ZapierClient,
     ZapierOverdueRunPoller,
+    // `@opentelemetry/api` is an optional peer: loaded if the host has it, a no-op otherwise.
+    { provide: ZapierTelemetry, useFactory: () => ZapierTelemetry.load() },
+    ZapierRunGauges,
+    ZapierTelemetryGauges,
   ],
   exports: [
     ZapierClient,

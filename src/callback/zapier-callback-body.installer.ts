@@ -1,4 +1,4 @@
-import { HttpException, Inject, Injectable } from '@nestjs/common';
+import { HttpException, Inject, Injectable, Optional } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
@@ -10,6 +10,7 @@ import { expressCallbackBodyReader } from './express-callback-body.reader.js';
 import { closeAfterAnswer } from './refuse-early.js';
 import { ZapierCallbackGate } from './zapier-callback-gate.js';
 import { ZapierCallbackService } from './zapier-callback.service.js';
+import { ZapierTelemetry } from '../telemetry/zapier-telemetry.js';
 
 /** Injection token of the callback route path (an import-time extra). */
 export const ZAPIER_CALLBACK_PATH = 'zapier:callback-path';
@@ -52,6 +53,7 @@ export class ZapierCallbackBodyInstaller {
     @Inject(ZAPIER_CALLBACK_PATH) private readonly path: string,
     private readonly gate: ZapierCallbackGate,
     private readonly callbacks: ZapierCallbackService,
+    @Optional() private readonly telemetry: ZapierTelemetry = ZapierTelemetry.disabled,
   ) {
     adapterHost.init$.subscribe(() => this.install(adapterHost));
   }
@@ -120,6 +122,7 @@ export class ZapierCallbackBodyInstaller {
     if (error instanceof HttpException) return; // the gate's own refusals, handled already
     if (error.statusCode !== 400 || request.zapierRawBody === undefined) return;
     if (!this.gate.admitted(request.raw)) return;
+    this.telemetry.callback('invalid');
     const reason = ZapierMessages.bodyUnparsable(error.message ?? 'unknown error');
     // Already answered 400; if it cannot be kept, the run still waits for the poller.
     await this.callbacks.quarantine(request.zapierRawBody, reason).catch(() => undefined);

@@ -1,4 +1,4 @@
-import { HttpException, Inject, Injectable, Logger } from '@nestjs/common';
+import { HttpException, Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { ZAPIER_OPTIONS } from '../zapier.constants.js';
@@ -13,6 +13,7 @@ import { readCallbackBody, type CallbackBodyRead } from './read-callback-body.js
 import { ZapierCallbackService } from './zapier-callback.service.js';
 import type { EarlyRefusal } from './refuse-early.js';
 import type { JsonShapeLimits } from './json-shape-scanner.js';
+import { ZapierTelemetry } from '../telemetry/zapier-telemetry.js';
 
 /**
  * What stands between the network and a callback's body, on either adapter: the signature is
@@ -33,6 +34,7 @@ export class ZapierCallbackGate {
     @Inject(ZAPIER_OPTIONS) private readonly options: ResolvedZapierOptions,
     private readonly verifier: ZapierSignatureVerifier,
     private readonly callbacks: ZapierCallbackService,
+    @Optional() private readonly telemetry: ZapierTelemetry = ZapierTelemetry.disabled,
   ) {
     this.memory = new CallbackMemoryBudget(options.callbackMemoryLimit);
     this.shape = callbackBodyLimits(options.resultLimits);
@@ -64,6 +66,7 @@ export class ZapierCallbackGate {
     const declared = Number(request.headers['content-length']);
     const limit = this.options.callbackBodyLimit;
     if (declared > limit) {
+      this.telemetry.callback('too_large');
       this.warnings.warn('too-large', () => ZapierMessages.callbackRefused(declared, limit));
       return tooLarge(ZapierMessages.callbackBodyTooLarge(declared, limit));
     }
@@ -93,7 +96,11 @@ export class ZapierCallbackGate {
     );
     if (read.ok) return read;
     share.release();
-    return { ok: false, refusal: await this.refusalFor(read) };
+    const refusal = await this.refusalFor(read);
+    this.telemetry.callback(
+      refusal.status === 503 ? 'unavailable' : refusal.status === 413 ? 'too_large' : 'invalid',
+    );
+    return { ok: false, refusal };
   }
 
   private async refusalFor(read: Extract<CallbackBodyRead, { ok: false }>): Promise<EarlyRefusal> {

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { ZAPIER_CLOCK, ZAPIER_OPTIONS } from '../zapier.constants.js';
 import { ZapierMessages } from '../zapier.messages.js';
 import type { ZapierClock } from '../interfaces/zapier-clock.interface.js';
@@ -17,6 +17,8 @@ import type { ResolvedZapierOptions } from '../options/resolve-zapier-options.js
 import { ZapierRunLifecycle } from '../runs/zapier-run-lifecycle.js';
 import { parseActionRunCallback } from './parse-action-run-callback.js';
 import type { CallbackRequestExtras } from './callback-request.js';
+import { ZapierTelemetry } from '../telemetry/zapier-telemetry.js';
+import { ZAPIER_ATTRIBUTES, ZAPIER_SPANS } from '../telemetry/zapier-instruments.js';
 
 /** A callback whose signature verified, as the route received it. */
 export interface VerifiedCallback {
@@ -61,6 +63,7 @@ export class ZapierCallbackService {
     private readonly runs: ZapierRunLifecycle,
     @Inject(ZAPIER_CLOCK) private readonly clock: ZapierClock,
     @Inject(ZAPIER_OPTIONS) options: ResolvedZapierOptions,
+    @Optional() private readonly telemetry: ZapierTelemetry = ZapierTelemetry.disabled,
   ) {
     this.bodyLimits = callbackBodyLimits(options.resultLimits);
   }
@@ -89,7 +92,28 @@ export class ZapierCallbackService {
    * the database refuses (a retry would be refused the same way), after keeping it in quarantine;
    * and `ZapierUnavailableException` (503) when the store fails or is too far behind to queue it.
    */
-  async handle(callback: VerifiedCallback): Promise<CallbackReceipt> {
+  handle(callback: VerifiedCallback): Promise<CallbackReceipt> {
+    const started = performance.now();
+    const seconds = () => (performance.now() - started) / 1000;
+    return this.telemetry.span(ZAPIER_SPANS.callback, {}, async (span) => {
+      try {
+        const receipt = await this.accept(callback, (runId) =>
+          span.setAttribute(ZAPIER_ATTRIBUTES.runId, runId),
+        );
+        this.telemetry.callback(receipt.duplicate ? 'duplicate' : 'stored', seconds());
+        return receipt;
+      } catch (error) {
+        const outcome = error instanceof ZapierInvalidCallbackException ? 'invalid' : 'unavailable';
+        this.telemetry.callback(outcome, seconds());
+        throw error;
+      }
+    });
+  }
+
+  private async accept(
+    callback: VerifiedCallback,
+    identified: (runId: string) => void,
+  ): Promise<CallbackReceipt> {
     const receivedAt = this.clock.now();
     if (callback.rawBody === undefined) {
       // Parsed by someone else (a route of the host's, a test): the body reader's limits were not
@@ -104,6 +128,7 @@ export class ZapierCallbackService {
     const parsed = parseActionRunCallback(callback.body);
     if (!parsed.ok) await this.reject(parsed.runId, parsed.problems, rawPayload, receivedAt);
     const { value } = parsed as Extract<typeof parsed, { ok: true }>;
+    identified(value.runId);
     try {
       const outcome = await this.runs.recordResult({
         ...value,

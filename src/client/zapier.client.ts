@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ZAPIER_CLOCK, ZAPIER_OPTIONS } from '../zapier.constants.js';
 import { ZapierMessages } from '../zapier.messages.js';
@@ -19,6 +19,8 @@ import {
   type ZapierApiErrorItem,
 } from './zapier-api.error.js';
 import { ZapierHttp, type ZapierResponse } from './zapier-http.js';
+import { ZapierTelemetry } from '../telemetry/zapier-telemetry.js';
+import { ZAPIER_ATTRIBUTES, ZAPIER_SPANS } from '../telemetry/zapier-instruments.js';
 
 /**
  * What `ZapierClient.createActionRun()` takes.
@@ -62,6 +64,7 @@ export class ZapierClient {
     private readonly runs: ZapierRunLifecycle,
     @Inject(ZAPIER_OPTIONS) private readonly options: ResolvedZapierOptions,
     @Inject(ZAPIER_CLOCK) private readonly clock: ZapierClock,
+    @Optional() private readonly telemetry: ZapierTelemetry = ZapierTelemetry.disabled,
   ) {}
 
   /**
@@ -75,7 +78,21 @@ export class ZapierClient {
    * @throws ZapierApiError when Zapier answers an error (status 0: no answer; the run may exist).
    * @throws ZapierRunNotRecordedError when the run started but could not be recorded.
    */
-  async createActionRun(input: CreateActionRunInput): Promise<{ id: string }> {
+  createActionRun(input: CreateActionRunInput): Promise<{ id: string }> {
+    return this.telemetry.span(ZAPIER_SPANS.create, {}, async (span) => {
+      try {
+        const created = await this.create(input);
+        span.setAttribute(ZAPIER_ATTRIBUTES.runId, created.id);
+        this.telemetry.create('created');
+        return created;
+      } catch (error) {
+        this.telemetry.create(error instanceof ZapierRateLimitedError ? 'rate_limited' : 'failed');
+        throw error;
+      }
+    });
+  }
+
+  private async create(input: CreateActionRunInput): Promise<{ id: string }> {
     const callbackUrl = input.callbackUrl ?? this.options.callbackUrl;
     if (callbackUrl !== undefined) validateCallbackUrl(callbackUrl);
     assertCreateInput(input);
@@ -164,6 +181,7 @@ export class ZapierClient {
         }
       }
       const response = await this.attempt(kind, method, path, body, signal);
+      this.telemetry.apiResponse(kind, response.status);
       if (response.status === 429) {
         await this.budget.cooldown(
           retryAfterMs(response.headers, this.clock.now(), this.options.polling.cooldownMs),

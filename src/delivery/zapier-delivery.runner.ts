@@ -1,4 +1,10 @@
-import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  Optional,
+  type BeforeApplicationShutdown,
+} from '@nestjs/common';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ZAPIER_CLOCK, ZAPIER_OPTIONS } from '../zapier.constants.js';
 import { ZapierMessages } from '../zapier.messages.js';
@@ -15,6 +21,12 @@ import { ZapierOutbox } from '../storage/outbox.repository.js';
 import type { DeliverableRun } from '../storage/stored-run.js';
 import { buildRunEvent } from './build-run-event.js';
 import { ZapierRunningListeners } from './zapier-running-listeners.js';
+import { ZapierTelemetry } from '../telemetry/zapier-telemetry.js';
+import {
+  ZAPIER_ATTRIBUTES,
+  ZAPIER_SPANS,
+  type DeliveryOutcome,
+} from '../telemetry/zapier-instruments.js';
 
 /** Most delivered marks written in one statement, and how long a mark may wait for others. */
 const MARK_BATCH = 250;
@@ -77,6 +89,7 @@ export class ZapierDeliveryRunner implements BeforeApplicationShutdown {
     @Inject(ZAPIER_OPTIONS) private readonly options: ResolvedZapierOptions,
     @Inject(ZAPIER_CLOCK) private readonly clock: ZapierClock,
     private readonly listeners: ZapierRunningListeners,
+    @Optional() private readonly telemetry: ZapierTelemetry = ZapierTelemetry.disabled,
   ) {
     const { instanceId, delivery } = options;
     this.leases = new LeaseKeeper(
@@ -227,7 +240,28 @@ export class ZapierDeliveryRunner implements BeforeApplicationShutdown {
     await this.host.readiness?.waitUntilReady();
     const { name, event } = buildRunEvent(run);
     this.listeners.watch(event);
-    const outcome = await this.attempt(name, event);
+    const attributes = {
+      [ZAPIER_ATTRIBUTES.runId]: run.runId,
+      [ZAPIER_ATTRIBUTES.eventName]: name,
+      [ZAPIER_ATTRIBUTES.deliveryAttempt]: run.attempt,
+    };
+    const started = performance.now();
+    const outcome = await this.telemetry.span(ZAPIER_SPANS.delivery, attributes, async (span) => {
+      const attempted = await this.attempt(name, event);
+      span.setAttribute(ZAPIER_ATTRIBUTES.deliveryOutcome, attempted.kind);
+      return attempted;
+    });
+    const counted = this.countedAs(outcome, run);
+    if (counted) {
+      this.telemetry.delivery(
+        counted,
+        name,
+        (performance.now() - started) / 1000,
+        counted === 'delivered' && run.receivedAt !== null
+          ? Math.max(0, this.clock.now() - run.receivedAt) / 1000
+          : undefined,
+      );
+    }
     switch (outcome.kind) {
       case 'delivered':
         // The slot is free once listeners are done; the mark is written in the background.
@@ -249,6 +283,14 @@ export class ZapierDeliveryRunner implements BeforeApplicationShutdown {
         break;
     }
     this.finish(run.runId);
+  }
+
+  /** How an attempt is counted: a failure on the last attempt parks the run. */
+  private countedAs(outcome: AttemptOutcome, run: DeliverableRun): DeliveryOutcome | null {
+    if (outcome.kind === 'abandoned') return null;
+    if (outcome.kind === 'delivered') return 'delivered';
+    if (run.attempt >= this.options.delivery.maxAttempts) return 'parked';
+    return outcome.kind === 'timedOut' ? 'timed_out' : 'failed';
   }
 
   /**

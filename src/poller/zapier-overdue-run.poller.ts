@@ -2,6 +2,7 @@ import {
   Inject,
   Injectable,
   Logger,
+  Optional,
   type BeforeApplicationShutdown,
   type OnApplicationBootstrap,
 } from '@nestjs/common';
@@ -18,6 +19,18 @@ import { ZapierClient } from '../client/zapier.client.js';
 import { ZapierApiError } from '../client/zapier-api.error.js';
 import { ZapierRunLifecycle } from '../runs/zapier-run-lifecycle.js';
 import { ZapierPollSchedule, type OverdueRun } from '../runs/zapier-poll-schedule.js';
+import { ZapierTelemetry } from '../telemetry/zapier-telemetry.js';
+import {
+  ZAPIER_ATTRIBUTES,
+  ZAPIER_SPANS,
+  type PollOutcome,
+} from '../telemetry/zapier-instruments.js';
+
+/** What one read of a run gave: whether the round goes on, and how to count it (none: shutdown). */
+interface PollStep {
+  goOn: boolean;
+  outcome: PollOutcome | null;
+}
 
 /**
  * The polling fallback. Every `polling.intervalMs` (never overlapping), it expires runs older
@@ -44,6 +57,7 @@ export class ZapierOverdueRunPoller implements OnApplicationBootstrap, BeforeApp
     @Inject(ZAPIER_HOST) private readonly host: ZapierHost,
     @Inject(ZAPIER_OPTIONS) private readonly options: ResolvedZapierOptions,
     @Inject(ZAPIER_CLOCK) private readonly clock: ZapierClock,
+    @Optional() private readonly telemetry: ZapierTelemetry = ZapierTelemetry.disabled,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -93,8 +107,25 @@ export class ZapierOverdueRunPoller implements OnApplicationBootstrap, BeforeApp
     }
   }
 
-  /** Reads one claimed run; returns whether the round should go on. */
-  private async poll(run: OverdueRun): Promise<boolean> {
+  /** Reads one claimed run, in a span of its own; returns whether the round should go on. */
+  private poll(run: OverdueRun): Promise<boolean> {
+    return this.telemetry.span(
+      ZAPIER_SPANS.poll,
+      { [ZAPIER_ATTRIBUTES.runId]: run.runId },
+      async () => {
+        try {
+          const step = await this.pollOnce(run);
+          if (step.outcome) this.telemetry.poll(step.outcome);
+          return step.goOn;
+        } catch (error) {
+          this.telemetry.poll('failed');
+          throw error;
+        }
+      },
+    );
+  }
+
+  private async pollOnce(run: OverdueRun): Promise<PollStep> {
     let read: Awaited<ReturnType<ZapierClient['readActionRun']>>;
     try {
       read = await this.client.readActionRun(run.runId, this.shutdown.signal);
@@ -104,7 +135,7 @@ export class ZapierOverdueRunPoller implements OnApplicationBootstrap, BeforeApp
     const now = this.clock.now();
     if (read.run.status === 'pending') {
       await this.reschedule(run, now, null);
-      return true;
+      return { goOn: true, outcome: 'pending' };
     }
     const limits = this.options.resultLimits;
     const tooLarge =
@@ -112,7 +143,7 @@ export class ZapierOverdueRunPoller implements OnApplicationBootstrap, BeforeApp
       exceedsJsonLimits(read.run.errors, limits, 'errors');
     if (tooLarge !== undefined) {
       await this.park(run, tooLarge);
-      return true;
+      return { goOn: true, outcome: 'parked' };
     }
     try {
       await this.runs.recordResult({
@@ -128,8 +159,9 @@ export class ZapierOverdueRunPoller implements OnApplicationBootstrap, BeforeApp
       // Any other failure is the database's, and ends the round (the run is read again later).
       if (!(error instanceof ZapierValueRefusedError)) throw error;
       await this.park(run, error.reason);
+      return { goOn: true, outcome: 'parked' };
     }
-    return true;
+    return { goOn: true, outcome: 'completed' };
   }
 
   /**
@@ -141,10 +173,11 @@ export class ZapierOverdueRunPoller implements OnApplicationBootstrap, BeforeApp
     this.logger.warn(ZapierMessages.pollResultParked(run.runId, reason));
   }
 
-  private async handleFailure(run: OverdueRun, error: unknown): Promise<boolean> {
+  private async handleFailure(run: OverdueRun, error: unknown): Promise<PollStep> {
     const now = this.clock.now();
     if ((error as Error).name === 'AbortError') {
-      return false; // shutting down: the claim is released in beforeApplicationShutdown
+      // Shutting down: the claim is released in beforeApplicationShutdown.
+      return { goOn: false, outcome: null };
     }
     if (!(error instanceof ZapierApiError)) throw error;
     if (error.status === 404) {
@@ -154,7 +187,7 @@ export class ZapierOverdueRunPoller implements OnApplicationBootstrap, BeforeApp
       } else {
         await this.reschedule(run, now, error.message);
       }
-      return true;
+      return { goOn: true, outcome: 'not_found' };
     }
     if (error.status === 429) {
       // The budget is already in cooldown; this run goes back in the queue unchanged.
@@ -163,7 +196,7 @@ export class ZapierOverdueRunPoller implements OnApplicationBootstrap, BeforeApp
         attempts: run.pollAttempts,
         lastError: error.message,
       });
-      return false;
+      return { goOn: false, outcome: 'rate_limited' };
     }
     if (error.status === 401 || error.status === 403) {
       this.pausedUntil = now + this.options.polling.authErrorPauseMs;
@@ -178,10 +211,10 @@ export class ZapierOverdueRunPoller implements OnApplicationBootstrap, BeforeApp
         attempts: run.pollAttempts,
         lastError: error.message,
       });
-      return false;
+      return { goOn: false, outcome: 'failed' };
     }
     await this.reschedule(run, now, error.message);
-    return true;
+    return { goOn: true, outcome: 'failed' };
   }
 
   private async reschedule(run: OverdueRun, now: number, lastError: string | null): Promise<void> {

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyOptions } from 'jose';
 import {
   ZAPIER_CLOCK,
@@ -15,6 +15,7 @@ import {
 } from '../errors/zapier-http.exceptions.js';
 import { RateLimitedLog } from '../common/rate-limited-log.js';
 import { ZapierKeySet, ZapierKeysUnavailableError } from './zapier-key-set.js';
+import { ZapierTelemetry } from '../telemetry/zapier-telemetry.js';
 
 /**
  * Verifies the JWT Zapier sends in `Zapier-Callback-Signature` (docs/decisions.md#d8): an
@@ -39,6 +40,7 @@ export class ZapierSignatureVerifier {
   constructor(
     @Inject(ZAPIER_OPTIONS) options: ResolvedZapierOptions,
     @Inject(ZAPIER_CLOCK) private readonly clock: ZapierClock,
+    @Optional() private readonly telemetry: ZapierTelemetry = ZapierTelemetry.disabled,
   ) {
     this.keySet = new ZapierKeySet({ url: options.jwksUrl, ...options.jwks }, clock);
     this.checks = {
@@ -51,8 +53,19 @@ export class ZapierSignatureVerifier {
     };
   }
 
-  /** Returns the verified claims, or throws a 401 / 503 `HttpException`. */
+  /** Returns the verified claims, or throws a 401 / 503 `HttpException` (and counts it). */
   async verify(token: string | string[] | undefined): Promise<JWTPayload> {
+    try {
+      return await this.check(token);
+    } catch (error) {
+      this.telemetry.callback(
+        error instanceof ZapierSignatureException ? 'unauthorized' : 'unavailable',
+      );
+      throw error;
+    }
+  }
+
+  private async check(token: string | string[] | undefined): Promise<JWTPayload> {
     if (typeof token !== 'string' || token === '') {
       this.warnings.warn('missing', () => ZapierMessages.signatureMissing());
       throw new ZapierSignatureException('missing');

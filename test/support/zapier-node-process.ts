@@ -22,6 +22,8 @@ export interface ZapierNodeConfig {
   logLevels?: string;
   /** Echo the process's stderr to this process's stderr as it comes. */
   echoLogs?: boolean;
+  /** Node options before the script (`--import` of a module hook, for instance). */
+  execArgv?: string[];
 }
 
 /** One stdout line of the fixture, parsed. */
@@ -105,7 +107,7 @@ export class ZapierNodeProcess {
     const base = { ...process.env };
     for (const name of ['DATABASE_URL', 'SQLITE_FILE', 'HANG_POLLS'] as const) delete base[name];
     for (const name of Object.keys(base)) if (name.startsWith('LISTENER_')) delete base[name];
-    const child = spawn(process.execPath, [ZAPIER_NODE_SCRIPT], {
+    const child = spawn(process.execPath, [...(config.execArgv ?? []), ZAPIER_NODE_SCRIPT], {
       env: { ...base, ...variables },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
