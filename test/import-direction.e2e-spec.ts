@@ -147,7 +147,7 @@ tester.run('import-direction', rule, {
       name: 'delivery/ may not import runs/',
       filename: src('delivery/zapier-delivery.runner.ts'),
       code: "import type { ZapierRuns } from '../runs/zapier-runs.js';",
-      errors: [forbidden('delivery/', 'runs/', `${FOUNDATION}, storage/, events/`)],
+      errors: [forbidden('delivery/', 'runs/', `${FOUNDATION}, storage/, events/, telemetry/`)],
     },
     {
       name: 'options/ may not import client/ (a foundation room may import only the foundation)',
@@ -205,8 +205,8 @@ tester.run('import-direction', rule, {
         'const delivery = await import(`../delivery/zapier-delivery.runner.js`);',
       ].join('\n'),
       errors: [
-        forbidden('client/', 'poller/', `${FOUNDATION}, runs/, budget/`),
-        forbidden('client/', 'delivery/', `${FOUNDATION}, runs/, budget/`),
+        forbidden('client/', 'poller/', `${FOUNDATION}, runs/, budget/, telemetry/`),
+        forbidden('client/', 'delivery/', `${FOUNDATION}, runs/, budget/, telemetry/`),
       ],
     },
     {
@@ -217,8 +217,8 @@ tester.run('import-direction', rule, {
         "type Runs = typeof import('../runs/zapier-runs.js');",
       ].join('\n'),
       errors: [
-        forbidden('delivery/', 'poller/', `${FOUNDATION}, storage/, events/`),
-        forbidden('delivery/', 'runs/', `${FOUNDATION}, storage/, events/`),
+        forbidden('delivery/', 'poller/', `${FOUNDATION}, storage/, events/, telemetry/`),
+        forbidden('delivery/', 'runs/', `${FOUNDATION}, storage/, events/, telemetry/`),
       ],
     },
     {
@@ -254,9 +254,9 @@ tester.run('import-direction', rule, {
         "import { ZapierSandbox } from '../testing/index.js';",
       ].join('\n'),
       errors: [
-        forbidden('poller/', 'zapier.module.ts', `${FOUNDATION}, client/, runs/`),
-        forbidden('poller/', 'index.ts', `${FOUNDATION}, client/, runs/`),
-        forbidden('poller/', 'testing/', `${FOUNDATION}, client/, runs/`),
+        forbidden('poller/', 'zapier.module.ts', `${FOUNDATION}, client/, runs/, telemetry/`),
+        forbidden('poller/', 'index.ts', `${FOUNDATION}, client/, runs/, telemetry/`),
+        forbidden('poller/', 'testing/', `${FOUNDATION}, client/, runs/, telemetry/`),
       ],
     },
     {
