@@ -5,6 +5,7 @@ export {
   ZAPIER_OPTIONS,
   ZAPIER_POLLER_JOB,
   ZAPIER_DELIVERY_JOB,
+  ZAPIER_RETENTION_JOB,
   ZAPIER_SIGNATURE_HEADER,
 } from './zapier.constants.js';
 export type {
@@ -15,6 +16,7 @@ export type {
   ZapierModuleOptions,
   ZapierPollingOptions,
   ZapierResultLimits,
+  ZapierRetentionOptions,
   ZapierStorageOptions,
 } from './interfaces/zapier-module-options.interface.js';
 export type { ZapierClock } from './interfaces/zapier-clock.interface.js';
@@ -54,6 +56,7 @@ export { ZapierApiBudget } from './storage/zapier-api-budget.entity.js';
 export { ZAPIER_ENTITIES } from './storage/zapier-storage.entities.js';
 export { ZAPIER_MIGRATIONS, ZapierInitialSchema1764201600000 } from './storage/migrations/index.js';
 export { ZapierRunsService } from './runs/zapier-runs.service.js';
+export type { ZapierPruneReport } from './runs/zapier-pruner.js';
 export { ZapierSignatureGuard } from './signature/zapier-signature.guard.js';
 export { ZapierCallbackService } from './callback/zapier-callback.service.js';
 export type {

@@ -7,6 +7,8 @@ export const ZAPIER_DATA_SOURCE_NAME = 'zapier:data-source-name';
 
 /** Name of the poller's interval in `SchedulerRegistry`. @publicApi */
 export const ZAPIER_POLLER_JOB = 'zapier:poller';
+/** Name of the retention job's interval in `SchedulerRegistry`. @publicApi */
+export const ZAPIER_RETENTION_JOB = 'zapier:retention';
 /** Name of the delivery sweep's interval in `SchedulerRegistry`. @publicApi */
 export const ZAPIER_DELIVERY_JOB = 'zapier:delivery';
 

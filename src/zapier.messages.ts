@@ -172,6 +172,7 @@ export const ZapierMessages = {
   // The poller and the life of a run.
   accessTokenRefused: (status: number, seconds: number) =>
     `Zapier refused the access token (${status}), so polling pauses for ${seconds} s; check the accessToken option.`,
+  pruned: (counts: string) => `Pruned ${counts} (retention options).`,
   runsExpired: (count: number, retentionMs: number) =>
     `${count} run(s) expired without a result, older than Zapier's retention (polling.retentionMs, ${retentionMs} ms); each gets a zapier.run.expired event.`,
   runExpiredNotFound: (runId: string) =>

@@ -24,6 +24,9 @@ import { ZapierClient } from './client/zapier.client.js';
 import { ZapierHttp } from './client/zapier-http.js';
 import { ZapierOverdueRunPoller } from './poller/zapier-overdue-run.poller.js';
 import { ZapierRunGauges } from './storage/run-gauges.repository.js';
+import { ZapierRetentionRepository } from './storage/retention.repository.js';
+import { ZapierPruner } from './runs/zapier-pruner.js';
+import { ZapierPruneScheduler } from './runs/zapier-prune.scheduler.js';
 import { ZapierTelemetry } from './telemetry/zapier-telemetry.js';
 import { ZapierTelemetryGauges } from './runs/zapier-telemetry-gauges.js';
 
@@ -73,6 +76,9 @@ import { ZapierTelemetryGauges } from './runs/zapier-telemetry-gauges.js';
     { provide: ZapierTelemetry, useFactory: () => ZapierTelemetry.load() },
     ZapierRunGauges,
     ZapierTelemetryGauges,
+    ZapierRetentionRepository,
+    ZapierPruner,
+    ZapierPruneScheduler,
   ],
   exports: [
     ZapierClient,

@@ -25,6 +25,7 @@ describe('public API', () => {
       'ZAPIER_MODULE_OPTIONS',
       'ZAPIER_OPTIONS',
       'ZAPIER_POLLER_JOB',
+      'ZAPIER_RETENTION_JOB',
       'ZAPIER_RUN_COMPLETED',
       'ZAPIER_RUN_EXPIRED',
       'ZAPIER_RUN_FAILED',

@@ -173,6 +173,56 @@ export interface ZapierStorageOptions {
 }
 
 /**
+ * How long the module keeps its rows. Pruning runs on every instance every `intervalMs`, in
+ * batches of `batchSize` rows per statement (short locks; instances pruning at once delete
+ * each row once), and logs what it removed. `ZapierRunsService.prune()` runs it on demand.
+ *
+ * @publicApi
+ */
+export interface ZapierRetentionOptions {
+  /**
+   * Turn scheduled pruning off (`ZapierRunsService.prune()` still works).
+   * @default true
+   */
+  enabled?: boolean;
+  /**
+   * How often pruning runs.
+   * @default 3600000 (1 hour)
+   */
+  intervalMs?: number;
+  /**
+   * Completed runs (success or error) whose event was delivered, counted from the delivery. At
+   * least `polling.retentionMs` (Zapier's own 7 days): a late retry of a callback for a pruned
+   * run would otherwise be taken for a new run.
+   * @default 2592000000 (30 days)
+   */
+  deliveredMs?: number;
+  /**
+   * Expired runs whose `zapier.run.expired` was delivered, counted from the delivery; at least
+   * `polling.retentionMs` too.
+   * @default 2592000000 (30 days)
+   */
+  expiredMs?: number;
+  /**
+   * Parked runs (delivery parked after `delivery.maxAttempts`, or a polled result that could
+   * not be stored), counted from when they were parked. `null` keeps them until they are
+   * re-driven (`redeliver`, `repoll`), after which the retention above applies.
+   * @default null
+   */
+  parkedMs?: number | null;
+  /**
+   * Quarantined callback bodies, counted from their arrival.
+   * @default 604800000 (7 days)
+   */
+  quarantineMs?: number;
+  /**
+   * Rows deleted per statement.
+   * @default 500
+   */
+  batchSize?: number;
+}
+
+/**
  * JWKS fetching and caching for callback verification.
  *
  * @publicApi
@@ -310,6 +360,8 @@ export interface ZapierModuleOptions {
   delivery?: ZapierDeliveryOptions;
   /** How the module's SQL statements run: timeouts, SQLite's write lock. */
   storage?: ZapierStorageOptions;
+  /** How long runs and quarantined bodies are kept. */
+  retention?: ZapierRetentionOptions;
   /**
    * Name of this app instance in claims and logs.
    * @default '<hostname>:<pid>:<random>'

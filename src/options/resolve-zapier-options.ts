@@ -63,8 +63,20 @@ export interface ResolvedZapierOptions {
     statementTimeoutMs: number;
     sqliteBusyTimeoutMs: number;
   };
+  retention: {
+    enabled: boolean;
+    intervalMs: number;
+    deliveredMs: number;
+    expiredMs: number;
+    /** `null`: parked runs are kept until re-driven. */
+    parkedMs: number | null;
+    quarantineMs: number;
+    batchSize: number;
+  };
   instanceId: string;
 }
+
+const DAY_MS = 24 * 60 * 60 * 1000;
 
 /** Keys of the options object `forRootAsync()`'s factory must not return (they are extras). */
 const EXTRA_KEYS = [
@@ -97,6 +109,7 @@ export function resolveZapierOptions(options: ZapierModuleOptions): ResolvedZapi
     fail('resultLimits', resultLimits, 'an object such as { maxDepth: 64, maxValues: 1000000 }');
   }
   const storage = options.storage ?? {};
+  const retention = options.retention ?? {};
   const resolved: ResolvedZapierOptions = {
     accessToken: accessToken(options.accessToken),
     apiBaseUrl: serviceUrl('apiBaseUrl', options.apiBaseUrl ?? DEFAULT_API_BASE_URL).replace(
@@ -194,6 +207,18 @@ export function resolveZapierOptions(options: ZapierModuleOptions): ResolvedZapi
         0,
       ),
     },
+    retention: {
+      enabled: boolean('retention.enabled', retention.enabled, true),
+      intervalMs: timerDelay('retention.intervalMs', retention.intervalMs, 3_600_000, 1000),
+      deliveredMs: integer('retention.deliveredMs', retention.deliveredMs, 30 * DAY_MS, 1),
+      expiredMs: integer('retention.expiredMs', retention.expiredMs, 30 * DAY_MS, 1),
+      parkedMs:
+        retention.parkedMs === null || retention.parkedMs === undefined
+          ? null
+          : integer('retention.parkedMs', retention.parkedMs, 0, 1),
+      quarantineMs: integer('retention.quarantineMs', retention.quarantineMs, 7 * DAY_MS, 1),
+      batchSize: integer('retention.batchSize', retention.batchSize, 500, 1),
+    },
     instanceId: instanceId(options.instanceId),
   };
   // Upper bounds that must not fall below their lower bounds.
@@ -211,6 +236,10 @@ export function resolveZapierOptions(options: ZapierModuleOptions): ResolvedZapi
     polls.initialBackoffMs,
   );
   atLeast('polling.maxCooldownMs', polls.maxCooldownMs, 'polling.cooldownMs', polls.cooldownMs);
+  // A pruned run is forgotten: a late callback retry for it would be taken for a new run.
+  const kept = resolved.retention;
+  atLeast('retention.deliveredMs', kept.deliveredMs, 'polling.retentionMs', polls.retentionMs);
+  atLeast('retention.expiredMs', kept.expiredMs, 'polling.retentionMs', polls.retentionMs);
   atLeast(
     'callbackMemoryLimit',
     resolved.callbackMemoryLimit,

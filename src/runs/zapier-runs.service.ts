@@ -7,6 +7,7 @@ import { ZapierCallbackQuarantine } from '../storage/zapier-callback-quarantine.
 import { ZapierOutbox } from '../storage/outbox.repository.js';
 import { ZapierPollQueue } from '../storage/poll-queue.repository.js';
 import { ZapierSql } from '../storage/sql/zapier-sql.js';
+import { ZapierPruner, type ZapierPruneReport } from './zapier-pruner.js';
 
 /**
  * Read and repair what the module stored: a run, the runs whose events could not be delivered,
@@ -21,7 +22,16 @@ export class ZapierRunsService {
     private readonly outbox: ZapierOutbox,
     private readonly polls: ZapierPollQueue,
     @Inject(ZAPIER_CLOCK) private readonly clock: ZapierClock,
+    private readonly pruner: ZapierPruner,
   ) {}
+
+  /**
+   * Deletes what the `retention` options no longer keep (the scheduled job does the same every
+   * `retention.intervalMs`), or with `dryRun` counts it. Safe while other instances prune too.
+   */
+  prune(options: { dryRun?: boolean } = {}): Promise<ZapierPruneReport> {
+    return this.pruner.prune(options.dryRun ?? false);
+  }
 
   /** One run, or `null` if the module has never seen it. */
   findRun(runId: string): Promise<ZapierActionRun | null> {

@@ -50,6 +50,11 @@ export const ZAPIER_INSTRUMENTS = {
     unit: 's',
     description: "How long an event's listeners took, by outcome and event name.",
   },
+  prunes: {
+    name: 'zapier.prunes',
+    unit: '{row}',
+    description: 'Rows removed by retention, by kind (zapier.prune.kind).',
+  },
   pendingRuns: {
     name: 'zapier.runs.pending',
     unit: '{run}',
@@ -98,6 +103,7 @@ export const ZAPIER_ATTRIBUTES = {
   eventName: 'zapier.event.name',
   deliveryAttempt: 'zapier.delivery.attempt',
   parkedBy: 'zapier.run.parked_by',
+  pruneKind: 'zapier.prune.kind',
 } as const;
 
 export type CallbackOutcome =

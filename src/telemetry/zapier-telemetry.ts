@@ -45,6 +45,7 @@ interface Instruments {
   deliveries: OtelCounter;
   deliveryLatency: OtelHistogram;
   listenerDuration: OtelHistogram;
+  prunes: OtelCounter;
 }
 
 /**
@@ -119,6 +120,10 @@ export class ZapierTelemetry {
     if (latencySeconds !== undefined) {
       this.instruments.deliveryLatency.record(latencySeconds, { [A.eventName]: eventName });
     }
+  }
+
+  pruned(kind: string, rows: number): void {
+    if (rows > 0) this.instruments?.prunes.add(rows, { [A.pruneKind]: kind });
   }
 
   /**
@@ -208,5 +213,6 @@ function createInstruments(meter: OtelMeter): Instruments {
     deliveries: counter(I.deliveries),
     deliveryLatency: histogram(I.deliveryLatency),
     listenerDuration: histogram(I.listenerDuration),
+    prunes: counter(I.prunes),
   };
 }

@@ -1,0 +1,70 @@
+import { Injectable } from '@nestjs/common';
+import { SqlParams } from './sql/sql-params.js';
+import { sqlValue, ZapierSql } from './sql/zapier-sql.js';
+
+/** What pruning removes, each kind by its own age. */
+export type PruneKind = 'delivered' | 'expired' | 'parked' | 'quarantined';
+
+/** Rows of `kind` older than `before` (epoch ms), as a table and a condition on it. */
+function target(
+  kind: PruneKind,
+  p: SqlParams,
+  before: number,
+): { table: string; key: string; where: string } {
+  const cutoff = p.add(before, 'bigint');
+  switch (kind) {
+    case 'delivered':
+      return {
+        table: 'zapier_action_runs',
+        key: 'run_id',
+        where: `status IN ('success', 'error') AND delivery_state = 'delivered' AND delivered_at < ${cutoff}`,
+      };
+    case 'expired':
+      return {
+        table: 'zapier_action_runs',
+        key: 'run_id',
+        where: `status = 'expired' AND delivery_state = 'delivered' AND delivered_at < ${cutoff}`,
+      };
+    case 'parked':
+      // Parked for delivery (listeners kept failing), or by the poller (a result it could not
+      // store: pending with no poll scheduled); `updated_at` is when that happened.
+      return {
+        table: 'zapier_action_runs',
+        key: 'run_id',
+        where: `(delivery_state = 'parked' OR (status = 'pending' AND poll_next_at IS NULL)) AND updated_at < ${cutoff}`,
+      };
+    case 'quarantined':
+      return { table: 'zapier_callback_quarantine', key: 'id', where: `received_at < ${cutoff}` };
+  }
+}
+
+/**
+ * The statements of retention. A batch is picked by a nested derived table (`IN (SELECT … FROM
+ * (SELECT … LIMIT n) AS batch)`), a form PostgreSQL, SQLite and MySQL all take, and the condition
+ * is checked again on the row deleted, so a run re-driven meanwhile (`redeliver`) is kept.
+ */
+@Injectable()
+export class ZapierRetentionRepository {
+  constructor(private readonly sql: ZapierSql) {}
+
+  /** Deletes up to `limit` rows of `kind` older than `before`; returns how many. */
+  async prune(kind: PruneKind, before: number, limit: number): Promise<number> {
+    const p = new SqlParams();
+    const { table, key, where } = target(kind, p, before);
+    const rows = await this.sql.query(
+      `DELETE FROM ${table} WHERE ${key} IN (SELECT ${key} FROM (SELECT ${key} FROM ${table}
+  WHERE ${where} LIMIT ${p.add(limit, 'integer')}) AS batch) AND ${where}
+RETURNING ${key}`,
+      p,
+    );
+    return rows.length;
+  }
+
+  /** How many rows of `kind` older than `before` there are (for a dry run). */
+  async count(kind: PruneKind, before: number): Promise<number> {
+    const p = new SqlParams();
+    const { table, where } = target(kind, p, before);
+    const [row] = await this.sql.query(`SELECT COUNT(*) AS n FROM ${table} WHERE ${where}`, p);
+    return sqlValue.number(row.n);
+  }
+}
