@@ -12,6 +12,7 @@ import { ZapierPollQueue } from './storage/poll-queue.repository.js';
 import { ZapierOutbox } from './storage/outbox.repository.js';
 import { ZapierBudgetRepository } from './storage/request-budget.repository.js';
 import { ZapierQuarantineRepository } from './storage/quarantine.repository.js';
+import { ZapierRunReport } from './storage/run-report.repository.js';
 import { ZapierRunLifecycle } from './runs/zapier-run-lifecycle.js';
 import { ZapierPollSchedule } from './runs/zapier-poll-schedule.js';
 import { ZapierRunsService } from './runs/zapier-runs.service.js';
@@ -23,6 +24,7 @@ import { ZapierRequestBudget } from './budget/zapier-request-budget.js';
 import { ZapierClient } from './client/zapier.client.js';
 import { ZapierHttp } from './client/zapier-http.js';
 import { ZapierOverdueRunPoller } from './poller/zapier-overdue-run.poller.js';
+import { ZapierHealthProbe } from './health/zapier-health.probe.js';
 
 /**
  * Receives Zapier's action-run callbacks: verifies their signature, stores each run once, and
@@ -55,6 +57,7 @@ import { ZapierOverdueRunPoller } from './poller/zapier-overdue-run.poller.js';
     ZapierOutbox,
     ZapierBudgetRepository,
     ZapierQuarantineRepository,
+    ZapierRunReport,
     ZapierRunLifecycle,
     ZapierPollSchedule,
     ZapierRunsService,
@@ -66,6 +69,7 @@ import { ZapierOverdueRunPoller } from './poller/zapier-overdue-run.poller.js';
     ZapierRequestBudget,
     ZapierClient,
     ZapierOverdueRunPoller,
+    ZapierHealthProbe,
   ],
   exports: [
     ZapierClient,
@@ -75,6 +79,8 @@ import { ZapierOverdueRunPoller } from './poller/zapier-overdue-run.poller.js';
     ZapierSignatureGuard,
     ZapierCallbackService,
     ZapierRunsService,
+    // For ZapierHealthIndicator (nestjs-zapier/terminus), provided by the host next to this import.
+    ZapierHealthProbe,
   ],
 })
 export class ZapierModule extends ZapierConfigurableModule {}
