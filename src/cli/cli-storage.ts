@@ -1,3 +1,5 @@
+import 'reflect-metadata';
+import { Logger, type LoggerService } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import type { ZapierClock } from '../interfaces/zapier-clock.interface.js';
 import { ZapierRunsService } from '../runs/zapier-runs.service.js';
@@ -5,6 +7,7 @@ import { ZapierOutbox } from '../storage/outbox.repository.js';
 import { ZapierPollQueue } from '../storage/poll-queue.repository.js';
 import { ZapierRunReport } from '../storage/run-report.repository.js';
 import { ZapierSql } from '../storage/sql/zapier-sql.js';
+import { isMissingTable } from '../storage/zapier-storage.check.js';
 import { CliError, CliExit } from './cli-exit.js';
 import { CliMessages } from './cli.messages.js';
 import { cliDataSource, loadHostDataSource } from './load-data-source.js';
@@ -16,6 +19,14 @@ export interface CliStorage {
 }
 
 const systemClock: ZapierClock = { now: () => Date.now() };
+
+/** The module's own warnings go to stderr, so stdout holds only what a command prints. */
+const stderrLogger: LoggerService = {
+  log: () => undefined,
+  warn: (message: unknown) => process.stderr.write(`warning: ${String(message)}\n`),
+  error: (message: unknown) => process.stderr.write(`error: ${String(message)}\n`),
+};
+Logger.overrideLogger(stderrLogger);
 
 /**
  * Opens the database the host's data source file describes, runs `work` with the module's own
@@ -43,6 +54,12 @@ export async function withStorage<T>(
       systemClock,
     );
     return await work({ dataSource, runs });
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    if (isMissingTable(message)) {
+      throw new CliError(CliMessages.tablesMissing(dataSourceFile, message), CliExit.failed);
+    }
+    throw error;
   } finally {
     await dataSource.destroy().catch(() => undefined);
   }

@@ -14,6 +14,8 @@ export const CliMessages = {
     `${file} exports ${names.length} different DataSources (${names.join(', ')}); export only the one that holds the zapier_ tables.`,
   databaseUnreachable: (cause: string) =>
     `The database did not answer (${safeForLog(cause)}); check the data source's connection options and that the database is up.`,
+  tablesMissing: (file: string, cause: string) =>
+    `The database has no zapier_ tables yet (${safeForLog(cause)}); create them with nestjs-zapier migrate -d ${file}.`,
   runNotFound: (runId: string) => `No run ${safeForLog(runId)} in this database.`,
   quarantineNotFound: (id: number) => `No quarantined callback ${id} in this database.`,
   notRedeliverable: (runId: string, state: ZapierRunState) =>

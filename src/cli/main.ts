@@ -1,18 +1,8 @@
 #!/usr/bin/env node
 // The `nestjs-zapier` bin (package.json "bin"): runs one command, then sets the exit code.
-import 'reflect-metadata';
-import { Logger, type LoggerService } from '@nestjs/common';
 import { CommanderError } from 'commander';
 import { CliError, CliExit } from './cli-exit.js';
 import { createProgram } from './program.js';
-
-/** The module's own warnings go to stderr, so stdout holds only what a command prints. */
-const stderrLogger: LoggerService = {
-  log: () => undefined,
-  warn: (message: unknown) => process.stderr.write(`warning: ${String(message)}\n`),
-  error: (message: unknown) => process.stderr.write(`error: ${String(message)}\n`),
-};
-Logger.overrideLogger(stderrLogger);
 
 try {
   await createProgram().parseAsync(process.argv);

@@ -1,22 +1,13 @@
 import { Injectable } from '@nestjs/common';
+import { ZAPIER_RUN_STATES } from '../zapier.constants.js';
 import type { ZapierRunState } from '../interfaces/action-run.interface.js';
 import { SqlParams } from './sql/sql-params.js';
 import { sqlValue, ZapierSql } from './sql/zapier-sql.js';
 
 const RUNS = 'zapier_action_runs';
 
-/** Every run state, in the order that decides a run's state: the first that applies. */
-export const ZAPIER_RUN_STATES = [
-  'parked',
-  'delivering',
-  'expired',
-  'overdue',
-  'pending',
-  'delivered',
-] as const satisfies readonly ZapierRunState[];
-
 /**
- * What each state is on the row (`ZapierRunState` says it in words), as a condition on the
+ * What each state is on the row (`ZapierRunState` says it in words; `ZAPIER_RUN_STATES` is their order), as a condition on the
  * columns; `now` is the SQL expression of the current time. Only `expired` and `delivering`
  * overlap (an expired run whose event is on its way); `stateExpression` breaks the tie by the order above.
  *

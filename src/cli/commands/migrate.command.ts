@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { dataSourceOption, jsonOption } from '../cli-options.js';
 import { cliOutput } from '../cli-output.js';
-import { withStorage } from '../cli-storage.js';
+import { withStorage } from '../with-storage.js';
 
 /** `migrate`: the module's own migrations, `ZAPIER_MIGRATIONS`. */
 export function registerMigrateCommand(program: Command): void {

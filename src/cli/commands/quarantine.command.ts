@@ -3,9 +3,9 @@ import { CliError, CliExit } from '../cli-exit.js';
 import { CliMessages } from '../cli.messages.js';
 import { dataSourceOption, jsonOption } from '../cli-options.js';
 import { cliOutput } from '../cli-output.js';
-import { withStorage } from '../cli-storage.js';
 import { parsePositiveInteger } from '../cli-values.js';
 import { quarantineDetails, quarantineJson, quarantineTable } from '../run-views.js';
+import { withStorage } from '../with-storage.js';
 
 interface StorageOptions {
   dataSource: string;

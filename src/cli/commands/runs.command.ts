@@ -1,13 +1,13 @@
 import { Option, type Command } from 'commander';
 import type { ZapierRunState } from '../../interfaces/action-run.interface.js';
-import { ZAPIER_RUN_STATES } from '../../storage/run-report.repository.js';
+import { ZAPIER_RUN_STATES } from '../../zapier.constants.js';
 import { CliError, CliExit } from '../cli-exit.js';
 import { CliMessages } from '../cli.messages.js';
 import { dataSourceOption, jsonOption } from '../cli-options.js';
 import { cliOutput } from '../cli-output.js';
-import { withStorage } from '../cli-storage.js';
 import { parseDuration, parsePositiveInteger } from '../cli-values.js';
 import { runDetails, runJson, runsTable } from '../run-views.js';
+import { withStorage } from '../with-storage.js';
 
 interface StorageOptions {
   dataSource: string;

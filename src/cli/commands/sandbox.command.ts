@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { ZapierSandbox } from '../../testing/zapier-sandbox.js';
+import type { ZapierSandbox } from '../../testing/zapier-sandbox.js';
 import type {
   RunOutcome,
   SandboxDelivery,
@@ -92,6 +92,8 @@ Ctrl-C stops it.`,
           : {}),
       };
       const print = options.json === true ? jsonLines() : humanLines();
+      // Loaded here, not with the command list: see with-storage.ts.
+      const { ZapierSandbox } = await import('../../testing/zapier-sandbox.js');
       const sandbox = await ZapierSandbox.start({
         port: options.port,
         accessToken: options.token,
