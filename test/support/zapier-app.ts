@@ -1,4 +1,4 @@
-import type { INestApplication, Provider, Type } from '@nestjs/common';
+import type { DynamicModule, INestApplication, Provider, Type } from '@nestjs/common';
 import { EventEmitterModule } from '@nestjs/event-emitter';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { ScheduleModule } from '@nestjs/schedule';
@@ -32,7 +32,7 @@ export interface ZapierAppOptions {
   /** Controllers of the app's root module, next to the module's own. */
   controllers?: Type<unknown>[];
   /** Extra modules (or replacements of the three host modules, see `omit`). */
-  imports?: Type<unknown>[];
+  imports?: Array<Type<unknown> | DynamicModule>;
   omit?: Array<'events' | 'schedule'>;
   eventEmitterOptions?: Parameters<typeof EventEmitterModule.forRoot>[0];
   /** Runs on the app before it listens (global prefix, shutdown hooks...). */
