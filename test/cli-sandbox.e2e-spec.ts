@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ZapierClient } from '../src/client/zapier.client.js';
+import { CliMessages } from '../src/cli/cli.messages.js';
 import type { SandboxDelivery } from '../src/testing/zapier-sandbox.interfaces.js';
 import { CliProcess, described, freePort, jsonOf, runCli } from './support/cli.js';
 import { freshDatabase } from './support/data-sources.js';
@@ -189,5 +190,10 @@ describe('nestjs-zapier sandbox and send-callback with a real app', () => {
     assert.ok(human.lines.some((line) => line === "Callbacks go to: each run's own callback_url"));
     assert.equal(await human.stop('SIGINT'), 0);
     assert.match(human.lines.at(-1) ?? '', /stopped$/);
+    // A second sandbox on a taken port says so.
+    const port = Number(new URL(ready.apiBaseUrl).port);
+    const taken = await runCli(['sandbox', '--port', String(port)]);
+    assert.equal(taken.code, 1, described(taken));
+    assert.equal(taken.stderr.trim(), CliMessages.portInUse(port));
   });
 });

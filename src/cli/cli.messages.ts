@@ -35,6 +35,8 @@ export const CliMessages = {
     `"${safeForLog(text)}" is not a port; give a number from 0 (any free port) to 65535.`,
   notJson: (text: string, cause: string) =>
     `"${safeForLog(text, 60)}" is not JSON (${safeForLog(cause)}).`,
+  portInUse: (port: number) =>
+    `Port ${port} on 127.0.0.1 is taken (another sandbox?); pass --port with another one, or --port 0 for any free port.`,
   sandboxUnreachable: (url: string, cause: string) =>
     `No sandbox answered at ${url} (${safeForLog(cause)}); start one with nestjs-zapier sandbox, or point --sandbox at it.`,
   sandboxRefused: (url: string, status: number, detail: string) =>

@@ -87,18 +87,18 @@ export function registerRunsCommands(program: Command): void {
       "deliver a run's event to your listeners again, from attempt 1 (once the listener is fixed)",
     )
     .argument('[run-id]', 'the run; a parked or delivered one')
-    .option('--parked', 'every parked run whose event failed delivery', false)
+    .option('--parked', 'every parked run whose event failed delivery')
     .addOption(dataSourceOption())
     .addOption(jsonOption())
     .addHelpText(
       'after',
       '\nThe delivery sweep of any running instance of the app delivers it (within delivery.sweepIntervalMs).\nExits 3 if there is no such run, 4 if its event is not delivered or parked.',
     )
-    .action(async (runId: string | undefined, options: StorageOptions & { parked: boolean }) => {
-      if (runId === undefined && !options.parked) {
+    .action(async (runId: string | undefined, options: StorageOptions & { parked?: boolean }) => {
+      if (runId === undefined && options.parked !== true) {
         throw new CliError(CliMessages.redeliverWhich(), CliExit.usage);
       }
-      if (runId !== undefined && options.parked) {
+      if (runId !== undefined && options.parked === true) {
         throw new CliError(CliMessages.redeliverBoth(), CliExit.usage);
       }
       const out = cliOutput(options.json === true);

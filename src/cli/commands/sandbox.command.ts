@@ -5,6 +5,8 @@ import type {
   SandboxDelivery,
   SandboxRequestRecord,
 } from '../../testing/zapier-sandbox.interfaces.js';
+import { CliError, CliExit } from '../cli-exit.js';
+import { CliMessages } from '../cli.messages.js';
 import { jsonOption } from '../cli-options.js';
 import { printable } from '../cli-output.js';
 import {
@@ -58,7 +60,11 @@ export function registerSandboxCommand(program: Command): void {
       'the results of a successful run (default [{"ok": true}])',
       parseJson,
     )
-    .option('--delay <duration>', 'how long a run takes before it ends', parseDuration, 1000)
+    .addOption(
+      new Option('--delay <duration>', 'how long a run takes before it ends')
+        .argParser(parseDuration)
+        .default(1000, '1s'),
+    )
     .addOption(
       new Option(
         '--callback <mode>',
@@ -105,6 +111,9 @@ Ctrl-C stops it.`,
             : { perMinute: options.rateLimit, cooldownMs: 60_000 },
         onRequest: (request) => print.request(request),
         onDelivery: (delivery) => print.delivery(delivery),
+      }).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== 'EADDRINUSE') throw error;
+        throw new CliError(CliMessages.portInUse(options.port), CliExit.failed);
       });
       print.ready(sandbox, options, outcome);
       await stopped();
