@@ -175,6 +175,9 @@ describe('nestjs-zapier sandbox and send-callback with a real app', () => {
     assert.equal(wrongToken.code, 1, described(wrongToken));
     assert.match(wrongToken.stderr, /answered 401/);
     assert.equal(badResults.code, 2, described(badResults));
+    const badUrl = await runCli(['send-callback', '--run', 'a', '--status', 'error', '--url', 'x']);
+    assert.equal(badUrl.code, 2, described(badUrl));
+    assert.ok(badUrl.stderr.includes(CliMessages.notAnHttpUrl('x')), badUrl.stderr);
     assert.equal(zapier.listener.forRun('arun_x').length, 0);
   });
 

@@ -20,6 +20,20 @@ export function parsePositiveInteger(text: string): number {
   return value;
 }
 
+/** Checks an http(s) URL option such as `--url` or `--callback-target`. */
+export function parseHttpUrl(text: string): string {
+  let protocol = '';
+  try {
+    protocol = new URL(text).protocol;
+  } catch {
+    // Reported below, as for any other scheme.
+  }
+  if (protocol !== 'http:' && protocol !== 'https:') {
+    throw new InvalidArgumentError(CliMessages.notAnHttpUrl(text));
+  }
+  return text;
+}
+
 /** Parses a TCP port; 0 means any free one. */
 export function parsePort(text: string): number {
   const value = Number(text);

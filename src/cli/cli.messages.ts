@@ -31,6 +31,8 @@ export const CliMessages = {
   notADuration: (text: string) =>
     `"${safeForLog(text)}" is not a duration; write it like 90s, 15m, 2h or 7d.`,
   notAPositiveInteger: (text: string) => `"${safeForLog(text)}" is not a positive whole number.`,
+  notAnHttpUrl: (text: string) =>
+    `"${safeForLog(text, 100)}" is not an http(s) URL; write it in full, e.g. http://127.0.0.1:3000/zapier/callbacks.`,
   notAPort: (text: string) =>
     `"${safeForLog(text)}" is not a port; give a number from 0 (any free port) to 65535.`,
   notJson: (text: string, cause: string) =>

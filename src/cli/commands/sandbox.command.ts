@@ -12,6 +12,7 @@ import { printable } from '../cli-output.js';
 import {
   formatDuration,
   parseDuration,
+  parseHttpUrl,
   parseJson,
   parsePort,
   parsePositiveInteger,
@@ -48,6 +49,7 @@ export function registerSandboxCommand(program: Command): void {
     .option(
       '--callback-target <url>',
       "where callbacks really go, e.g. http://127.0.0.1:3000/zapier/callbacks (default: each run's own callback_url, such as a tunnel's)",
+      parseHttpUrl,
     )
     .option('--token <token>', 'the access token its API expects', DEFAULT_SANDBOX_TOKEN)
     .addOption(

@@ -6,7 +6,7 @@ import { CliError, CliExit } from '../cli-exit.js';
 import { CliMessages } from '../cli.messages.js';
 import { jsonOption } from '../cli-options.js';
 import { cliOutput, table } from '../cli-output.js';
-import { formatDuration, parseJson } from '../cli-values.js';
+import { formatDuration, parseHttpUrl, parseJson } from '../cli-values.js';
 import { DEFAULT_SANDBOX_PORT, DEFAULT_SANDBOX_TOKEN } from './sandbox.command.js';
 
 /** The environment variable `--sandbox` falls back to. */
@@ -42,6 +42,7 @@ export function registerSendCallbackCommand(program: Command): void {
     .requiredOption(
       '--url <url>',
       "your app's callback route, e.g. http://127.0.0.1:3000/zapier/callbacks",
+      parseHttpUrl,
     )
     .requiredOption('--run <id>', 'the run id the callback reports on')
     .addOption(
@@ -57,6 +58,7 @@ export function registerSendCallbackCommand(program: Command): void {
     .option('--errors <json>', 'errors of a failed run (default: one "user" error)', parseJson)
     .addOption(
       new Option('--sandbox <url>', 'the running sandbox')
+        .argParser(parseHttpUrl)
         .env(SANDBOX_URL_ENV)
         .default(`http://127.0.0.1:${DEFAULT_SANDBOX_PORT}`),
     )
