@@ -7,6 +7,7 @@ import { ScheduleModule } from '@nestjs/schedule';
 import { getDataSourceToken, TypeOrmModule, type TypeOrmModuleOptions } from '@nestjs/typeorm';
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { parseArgs } from 'node:util';
 import type { DataSource } from 'typeorm';
 import { ZapierModule } from '../src/zapier.module.js';
 import { ZAPIER_MIGRATIONS } from '../src/storage/migrations/index.js';
@@ -161,7 +162,9 @@ function stats(app: INestApplication | undefined, spec: ServerSpec, gc = false):
 }
 
 async function main(): Promise<void> {
-  const spec = JSON.parse(process.argv[2] ?? '') as ServerSpec;
+  // The parent (BenchServer.start) passes what to serve as one JSON argument.
+  const { values } = parseArgs({ options: { spec: { type: 'string' } }, strict: true });
+  const spec = JSON.parse(values.spec ?? '') as ServerSpec;
   if (spec.diagnose && spec.kind === 'zapier') countStatements();
   const send = (message: ServerToParent) => process.send?.(message);
   const logger: ['error', 'warn'] = ['error', 'warn'];

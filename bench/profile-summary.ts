@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
 import { isEntryPoint } from './support/is-entry-point.js';
 
 /**
@@ -154,13 +155,33 @@ export function formatProfile(summary: ProfileSummary, title: string): string {
   ].join('\n');
 }
 
+const USAGE = 'Usage: node out/bench/profile-summary.js <file.cpuprofile> [--top N]';
+
+/** The profile file and how many functions to list, or `null` (with the reason) for bad flags. */
+function readArgs(argv: string[]): { file: string; top: number } | { error: string } {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { top: { type: 'string', default: '25' } },
+    });
+  } catch (error) {
+    return { error: (error as Error).message };
+  }
+  const [file, ...extra] = parsed.positionals;
+  const top = Number(parsed.values.top);
+  if (file === undefined || extra.length > 0) return { error: 'name one .cpuprofile file' };
+  if (!Number.isInteger(top) || top < 1) return { error: '--top needs a positive integer' };
+  return { file, top };
+}
+
 if (isEntryPoint(import.meta.url)) {
-  const [file, flag, count] = process.argv.slice(2);
-  if (!file) {
-    console.error('Usage: node out/bench/profile-summary.js <file.cpuprofile> [--top N]');
+  const args = readArgs(process.argv.slice(2));
+  if ('error' in args) {
+    console.error(`${args.error}\n${USAGE}`);
     process.exitCode = 2;
   } else {
-    const top = flag === '--top' ? Number(count) : 25;
-    console.log(formatProfile(summariseProfile(file, top), file));
+    console.log(formatProfile(summariseProfile(args.file, args.top), args.file));
   }
 }

@@ -36,27 +36,37 @@ Options:
 PostgreSQL: $TEST_POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/postgres.
 `;
 
-const { values } = parseArgs({
-  options: {
-    runs: { type: 'string', default: '20000' },
-    instances: { type: 'string', default: '3' },
-    minutes: { type: 'string', default: '10' },
-    kills: { type: 'string', default: '3' },
-    budget: { type: 'string', default: '3000' },
-    lost: { type: 'string', default: '0.08' },
-    duplicates: { type: 'string', default: '0.1' },
-    failing: { type: 'string', default: '0.1' },
-    errors: { type: 'string', default: '0.1' },
-    'listener-delay-ms': { type: 'string', default: '800' },
-    'lease-ms': { type: 'string', default: '5000' },
-    'drain-timeout-s': { type: 'string', default: '300' },
-    seed: { type: 'string', default: '5' },
-    database: { type: 'string', default: 'cluster_soak' },
-    logs: { type: 'boolean', default: false },
-    'out-dir': { type: 'string' },
-    help: { type: 'boolean', short: 'h', default: false },
-  },
-});
+function usageError(message) {
+  process.stderr.write(`${message}\n\n${HELP}`);
+  process.exit(2);
+}
+
+let values;
+try {
+  ({ values } = parseArgs({
+    options: {
+      runs: { type: 'string', default: '20000' },
+      instances: { type: 'string', default: '3' },
+      minutes: { type: 'string', default: '10' },
+      kills: { type: 'string', default: '3' },
+      budget: { type: 'string', default: '3000' },
+      lost: { type: 'string', default: '0.08' },
+      duplicates: { type: 'string', default: '0.1' },
+      failing: { type: 'string', default: '0.1' },
+      errors: { type: 'string', default: '0.1' },
+      'listener-delay-ms': { type: 'string', default: '800' },
+      'lease-ms': { type: 'string', default: '5000' },
+      'drain-timeout-s': { type: 'string', default: '300' },
+      seed: { type: 'string', default: '5' },
+      database: { type: 'string', default: 'cluster_soak' },
+      logs: { type: 'boolean', default: false },
+      'out-dir': { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  }));
+} catch (error) {
+  usageError(error.message);
+}
 
 if (values.help) {
   process.stdout.write(HELP);
@@ -71,10 +81,9 @@ function number(name, { integer = true, min = 0, max = Infinity } = {}) {
     value > max ||
     (integer && !Number.isInteger(value))
   ) {
-    process.stderr.write(
-      `--${name} ${values[name]}: expected ${integer ? 'an integer' : 'a number'} from ${min}${max === Infinity ? '' : ` to ${max}`}.\n`,
+    usageError(
+      `--${name} ${values[name]}: expected ${integer ? 'an integer' : 'a number'} from ${min}${max === Infinity ? '' : ` to ${max}`}.`,
     );
-    process.exit(2);
   }
   return value;
 }

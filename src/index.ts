@@ -28,6 +28,7 @@ export type {
   ZapierRunErrorCode,
   ZapierRunResults,
   ZapierRunSource,
+  ZapierRunState,
   ZapierRunStatus,
   ZapierTerminalStatus,
 } from './interfaces/action-run.interface.js';
@@ -57,6 +58,7 @@ export { ZAPIER_ENTITIES } from './storage/zapier-storage.entities.js';
 export { ZAPIER_MIGRATIONS, ZapierInitialSchema1764201600000 } from './storage/migrations/index.js';
 export { ZapierRunsService } from './runs/zapier-runs.service.js';
 export type { ZapierPruneReport } from './runs/zapier-pruner.js';
+export type { ZapierListedRun, ZapierRunListOptions } from './runs/zapier-runs.service.js';
 export { ZapierSignatureGuard } from './signature/zapier-signature.guard.js';
 export { ZapierCallbackService } from './callback/zapier-callback.service.js';
 export type {

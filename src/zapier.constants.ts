@@ -1,3 +1,5 @@
+import type { ZapierRunState } from './interfaces/action-run.interface.js';
+
 /** Injection token of the resolved options (defaults applied, validated). */
 export const ZAPIER_OPTIONS = 'zapier:options';
 /** Injection token of the clock the module reads time from; tests override it. @publicApi */
@@ -39,3 +41,13 @@ export const ZAPIER_RATE_WINDOW_MS = 60_000;
  * is not a key set, and reading it is a failed fetch.
  */
 export const ZAPIER_JWKS_MAX_BYTES = 1024 * 1024;
+
+/** Every run state, in the order that decides a run's state: the first that applies. */
+export const ZAPIER_RUN_STATES = [
+  'parked',
+  'delivering',
+  'expired',
+  'overdue',
+  'pending',
+  'delivered',
+] as const satisfies readonly ZapierRunState[];

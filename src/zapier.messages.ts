@@ -211,6 +211,23 @@ export const ZapierMessages = {
   asyncListener: (listener: string, event: string) =>
     `${listener} listens to "${event}" with async: true, so the module cannot wait for it and counts the event delivered once it starts; remove the option to have failed deliveries retried.`,
 
+  // Health checks (nestjs-zapier/terminus): why an indicator is down, one fragment per problem.
+  healthDatabaseUnreachable: (cause: string) =>
+    `the database does not answer (${safeForLog(cause)}); callbacks get 503 until it does`,
+  healthNoKeys: (cause: string | null) =>
+    `no signing key of Zapier's is loaded${cause === null ? '' : ` (${safeForLog(cause)})`}; callbacks get 503 until the JWKS answers`,
+  healthKeysOld: (ageMs: number, maxMs: number) =>
+    `Zapier's signing keys were fetched ${seconds(ageMs)} ago, more than maxKeyAgeMs (${seconds(maxMs)}); known keys still verify, a rotated one would not`,
+  healthOverdue: (runs: number, ageMs: number, maxMs: number) =>
+    `the oldest of ${runs} overdue runs was started ${seconds(ageMs)} ago, more than maxOverdueAgeMs (${seconds(maxMs)})`,
+  healthParked: (runs: number, max: number) =>
+    `${runs} runs are parked, more than maxParkedRuns (${max}); list them with nestjs-zapier runs list --state parked`,
+  healthBacklog: (events: number, max: number) =>
+    `${events} events wait for delivery, more than maxDeliveryBacklog (${max})`,
+  healthCooldown: (remainingMs: number) =>
+    `Zapier answered 429: requests to it are paused for another ${seconds(remainingMs)}`,
+  healthTimedOut: (timeoutMs: number) => `the checks took longer than timeoutMs (${timeoutMs} ms)`,
+
   // callback_url, checked before anything is sent (`url` comes quoted, and shortened if long).
   callbackUrlTooLong: (url: string, length: number, maxLength: number) =>
     invalidCallbackUrl(
@@ -248,6 +265,9 @@ function invalidCallbackUrl(rule: string, problem: string): string {
 
 /** Option names whose values are never shown: `accessToken`, and any other token, key or secret. */
 const SECRET_NAME = /token|secret|key|password|passphrase|credential/i;
+/** A duration in whole seconds, for messages. */
+const seconds = (ms: number): string => `${Math.round(ms / 1000)} s`;
+
 /** How much of an option's JSON a message shows. */
 const MAX_DESCRIBED_LENGTH = 100;
 

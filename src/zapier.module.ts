@@ -12,6 +12,7 @@ import { ZapierPollQueue } from './storage/poll-queue.repository.js';
 import { ZapierOutbox } from './storage/outbox.repository.js';
 import { ZapierBudgetRepository } from './storage/request-budget.repository.js';
 import { ZapierQuarantineRepository } from './storage/quarantine.repository.js';
+import { ZapierRunReport } from './storage/run-report.repository.js';
 import { ZapierRunLifecycle } from './runs/zapier-run-lifecycle.js';
 import { ZapierPollSchedule } from './runs/zapier-poll-schedule.js';
 import { ZapierRunsService } from './runs/zapier-runs.service.js';
@@ -29,6 +30,7 @@ import { ZapierPruner } from './runs/zapier-pruner.js';
 import { ZapierPruneScheduler } from './runs/zapier-prune.scheduler.js';
 import { ZapierTelemetry } from './telemetry/zapier-telemetry.js';
 import { ZapierTelemetryGauges } from './runs/zapier-telemetry-gauges.js';
+import { ZapierHealthProbe } from './health/zapier-health.probe.js';
 
 /**
  * Receives Zapier's action-run callbacks: verifies their signature, stores each run once, and
@@ -61,6 +63,7 @@ import { ZapierTelemetryGauges } from './runs/zapier-telemetry-gauges.js';
     ZapierOutbox,
     ZapierBudgetRepository,
     ZapierQuarantineRepository,
+    ZapierRunReport,
     ZapierRunLifecycle,
     ZapierPollSchedule,
     ZapierRunsService,
@@ -79,6 +82,7 @@ import { ZapierTelemetryGauges } from './runs/zapier-telemetry-gauges.js';
     ZapierRetentionRepository,
     ZapierPruner,
     ZapierPruneScheduler,
+    ZapierHealthProbe,
   ],
   exports: [
     ZapierClient,
@@ -88,6 +92,8 @@ import { ZapierTelemetryGauges } from './runs/zapier-telemetry-gauges.js';
     ZapierSignatureGuard,
     ZapierCallbackService,
     ZapierRunsService,
+    // For ZapierHealthIndicator (nestjs-zapier/terminus), provided by the host next to this import.
+    ZapierHealthProbe,
   ],
 })
 export class ZapierModule extends ZapierConfigurableModule {}

@@ -132,6 +132,24 @@ tester.run('import-direction', rule, {
   ],
   invalid: [
     {
+      name: 'terminus/ may not reach past health/ into storage/ (it judges the probe, nothing else)',
+      filename: src('terminus/zapier-health.indicator.ts'),
+      code: "import { ZapierRunReport } from '../storage/run-report.repository.js';",
+      errors: [forbidden('terminus/', 'storage/', `${FOUNDATION}, health/`)],
+    },
+    {
+      name: 'health/ may not import terminus/ (the main entry point never loads @nestjs/terminus)',
+      filename: src('health/zapier-health.probe.ts'),
+      code: "import { ZapierHealthIndicator } from '../terminus/zapier-health.indicator.js';",
+      errors: [forbidden('health/', 'terminus/', `${FOUNDATION}, storage/, signature/`)],
+    },
+    {
+      name: 'cli/ may not import delivery/ (it reads and repairs through runs/ and storage/)',
+      filename: src('cli/cli-storage.ts'),
+      code: "import { ZapierDeliveryRunner } from '../delivery/zapier-delivery.runner.js';",
+      errors: [forbidden('cli/', 'delivery/', `${FOUNDATION}, runs/, storage/, testing/`)],
+    },
+    {
       name: 'storage/ may not import delivery/ (the message names both rooms and the list)',
       filename: src('storage/zapier-result.recorder.ts'),
       code: "import { ZapierDeliveryRunner } from '../delivery/zapier-delivery.runner.js';",

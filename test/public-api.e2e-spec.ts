@@ -1,12 +1,56 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 
 // The package as a user gets it: through its own name and package.json "exports" (dist/).
 const main = await import('nestjs-zapier');
 const testing = await import('nestjs-zapier/testing');
+const terminus = await import('nestjs-zapier/terminus');
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+
+/** Every module `entry` imports, following relative imports, and the packages they import. */
+function importGraph(entry: string): { files: Set<string>; packages: Set<string> } {
+  const files = new Set<string>();
+  const packages = new Set<string>();
+  const visit = (file: string): void => {
+    if (files.has(file)) return;
+    files.add(file);
+    const source = readFileSync(file, 'utf8');
+    for (const [, specifier] of source.matchAll(/(?:from |import\(?)'([^']+)'/g)) {
+      if (specifier.startsWith('.')) visit(resolve(dirname(file), specifier));
+      else
+        packages.add(
+          specifier
+            .split('/')
+            .slice(0, specifier.startsWith('@') ? 2 : 1)
+            .join('/'),
+        );
+    }
+  };
+  visit(entry);
+  return { files, packages };
+}
+
+/** Runs a program from the repository (where the package resolves by its name). */
+function run(
+  command: string,
+  args: string[],
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    execFile(command, args, { cwd: root, timeout: 60_000 }, (error, stdout, stderr) => {
+      done({
+        code: error ? (typeof error.code === 'number' ? error.code : null) : 0,
+        stdout,
+        stderr,
+      });
+    });
+  });
+}
 
 describe('public API', () => {
   it('exports exactly these names from nestjs-zapier (a change here is a change to review)', () => {
@@ -63,6 +107,75 @@ describe('public API', () => {
     ]);
   });
 
+  it('exports exactly these names from nestjs-zapier/terminus', () => {
+    assert.deepEqual(Object.keys(terminus).sort(), ['ZapierHealthIndicator']);
+  });
+
+  it('never loads @nestjs/terminus, the CLI or its libraries from the main entry point', () => {
+    const main = importGraph(createRequire(import.meta.url).resolve('nestjs-zapier'));
+    assert.ok(main.files.size > 20, `followed ${main.files.size} modules`);
+    for (const name of ['@nestjs/terminus', 'commander', 'ms']) {
+      assert.ok(!main.packages.has(name), `the main entry point imports ${name}`);
+    }
+    assert.deepEqual(
+      [...main.files].filter((file) => /\/dist\/(terminus|cli)\//.test(file)),
+      [],
+    );
+    const health = importGraph(createRequire(import.meta.url).resolve('nestjs-zapier/terminus'));
+    assert.ok(health.packages.has('@nestjs/terminus'));
+  });
+
+  it('works without @nestjs/terminus installed; only nestjs-zapier/terminus needs it', async () => {
+    // A resolve hook that answers for @nestjs/terminus as a missing package would.
+    const hook = `export async function resolve(specifier, context, next) {
+  if (specifier === '@nestjs/terminus') throw new Error('Cannot find package @nestjs/terminus');
+  return next(specifier, context);
+}`;
+    const register = `import { register } from 'node:module'; register(${JSON.stringify(
+      `data:text/javascript,${encodeURIComponent(hook)}`,
+    )});`;
+    const program = `const main = await import('nestjs-zapier');
+console.log('main', typeof main.ZapierModule);
+await import('nestjs-zapier/terminus').catch((error) => console.log('terminus', error.message));`;
+    const result = await run(process.execPath, [
+      '--import',
+      `data:text/javascript,${encodeURIComponent(register)}`,
+      '--input-type=module',
+      '-e',
+      program,
+    ]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(result.stdout.trim().split('\n'), [
+      'main function',
+      'terminus Cannot find package @nestjs/terminus',
+    ]);
+  });
+
+  it('packs the CLI, both entry points, README, LICENSE and CHANGELOG', async () => {
+    // --ignore-scripts: no prepack build, the dist/ the specs run on is the one packed.
+    const result = await run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts']);
+    assert.equal(result.code, 0, result.stderr);
+    const [pack] = JSON.parse(result.stdout) as Array<{
+      files: Array<{ path: string; mode: number }>;
+    }>;
+    const files = new Map(pack.files.map((file) => [file.path, file.mode]));
+    for (const path of [
+      'README.md',
+      'LICENSE',
+      'CHANGELOG.md',
+      'package.json',
+      'dist/index.js',
+      'dist/testing/index.js',
+      'dist/terminus/index.js',
+      'dist/cli/main.js',
+    ]) {
+      assert.ok(files.has(path), `${path} is packed`);
+    }
+    assert.ok(![...files.keys()].some((path) => /\.spec\.|^(src|test|out)\//.test(path)));
+    const bin = readFileSync(resolve(root, 'dist/cli/main.js'), 'utf8');
+    assert.ok(bin.startsWith('#!/usr/bin/env node\n'), 'the bin starts with its shebang');
+  });
+
   it('keeps the testing entry point out of the main one', () => {
     const entry = createRequire(import.meta.url).resolve('nestjs-zapier');
     const seen = new Set<string>();
@@ -83,7 +196,12 @@ describe('public API', () => {
   it('declares what it needs from the host as peer dependencies', () => {
     const pkg = JSON.parse(
       readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),
-    ) as { peerDependencies: Record<string, string>; files: string[] };
+    ) as {
+      peerDependencies: Record<string, string>;
+      peerDependenciesMeta: Record<string, { optional: boolean }>;
+      bin: Record<string, string>;
+      files: string[];
+    };
     for (const name of [
       '@nestjs/common',
       '@nestjs/core',
@@ -94,6 +212,15 @@ describe('public API', () => {
     ]) {
       assert.ok(pkg.peerDependencies[name], `${name} is a peer dependency`);
     }
-    assert.deepEqual(pkg.files, ['dist']);
+    // Optional peers: the entry points that use them load them only when the host has them.
+    for (const name of ['@nestjs/terminus', '@opentelemetry/api']) {
+      assert.ok(pkg.peerDependencies[name], `${name} is a peer dependency`);
+    }
+    assert.deepEqual(pkg.peerDependenciesMeta, {
+      '@nestjs/terminus': { optional: true },
+      '@opentelemetry/api': { optional: true },
+    });
+    assert.deepEqual(pkg.bin, { 'nestjs-zapier': './dist/cli/main.js' });
+    assert.deepEqual(pkg.files, ['dist', 'CHANGELOG.md']);
   });
 });

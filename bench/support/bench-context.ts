@@ -78,7 +78,7 @@ export class BenchServer {
   static async start(spec: ServerSpec, execArgv: string[] = []): Promise<BenchServer> {
     const link = new ChildLink<ParentToServer, ServerToParent>(
       benchScript('bench-server.js'),
-      [JSON.stringify(spec)],
+      ['--spec', JSON.stringify(spec)],
       { execArgv },
     );
     try {

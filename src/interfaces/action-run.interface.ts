@@ -85,3 +85,20 @@ export type ZapierRunSource = 'callback' | 'poll';
  * @publicApi
  */
 export type ZapierDeliveryState = 'none' | 'pending' | 'delivered' | 'parked';
+
+/**
+ * Where a run stands as a whole, for the people looking after it (`ZapierRunsService.listRuns`,
+ * the `nestjs-zapier runs list` command). Each run is in exactly one, the first that applies:
+ * - `parked`: needs a person. Its event failed `delivery.maxAttempts` times (`redeliver`), or the
+ *   poller could not store the result Zapier reported for it (`repoll`).
+ * - `delivering`: its event waits for delivery to listeners, or for a retry after a failure.
+ * - `expired`: nobody will learn its outcome (older than Zapier's retention, or unknown to it).
+ * - `overdue`: no result yet, and its first poll came due (`polling.overdueAfterMs` after it was
+ *   started): the callback is late, the poller is on it.
+ * - `pending`: started, no result yet, not overdue.
+ * - `delivered`: its event reached every listener.
+ *
+ * @publicApi
+ */
+export type ZapierRunState =
+  'parked' | 'delivering' | 'expired' | 'overdue' | 'pending' | 'delivered';

@@ -1,17 +1,47 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { IsNull } from 'typeorm';
+import { In, IsNull } from 'typeorm';
 import { ZAPIER_CLOCK } from '../zapier.constants.js';
 import type { ZapierClock } from '../interfaces/zapier-clock.interface.js';
+import type { ZapierRunState } from '../interfaces/action-run.interface.js';
 import { ZapierActionRun } from '../storage/zapier-action-run.entity.js';
 import { ZapierCallbackQuarantine } from '../storage/zapier-callback-quarantine.entity.js';
 import { ZapierOutbox } from '../storage/outbox.repository.js';
 import { ZapierPollQueue } from '../storage/poll-queue.repository.js';
+import { ZapierRunReport } from '../storage/run-report.repository.js';
 import { ZapierSql } from '../storage/sql/zapier-sql.js';
 import { ZapierPruner, type ZapierPruneReport } from './zapier-pruner.js';
 
 /**
- * Read and repair what the module stored: a run, the runs whose events could not be delivered,
- * the runs whose polled result could not be stored, and the callbacks that were quarantined.
+ * Which runs `ZapierRunsService.listRuns()` returns.
+ *
+ * @publicApi
+ */
+export interface ZapierRunListOptions {
+  /** Only the runs in this state. */
+  state?: ZapierRunState;
+  /** Only the runs first recorded (started, or first seen in a callback) at or after this time. */
+  since?: Date;
+  /**
+   * Most runs returned, newest first.
+   * @default 100
+   */
+  limit?: number;
+}
+
+/**
+ * A run and the state it is in.
+ *
+ * @publicApi
+ */
+export interface ZapierListedRun {
+  run: ZapierActionRun;
+  state: ZapierRunState;
+}
+
+/**
+ * Read and repair what the module stored: a run, the runs in a state, the runs whose events could
+ * not be delivered, the runs whose polled result could not be stored, and the callbacks that
+ * were quarantined.
  *
  * @publicApi
  */
@@ -21,6 +51,7 @@ export class ZapierRunsService {
     private readonly sql: ZapierSql,
     private readonly outbox: ZapierOutbox,
     private readonly polls: ZapierPollQueue,
+    private readonly report: ZapierRunReport,
     @Inject(ZAPIER_CLOCK) private readonly clock: ZapierClock,
     private readonly pruner: ZapierPruner,
   ) {}
@@ -36,6 +67,31 @@ export class ZapierRunsService {
   /** One run, or `null` if the module has never seen it. */
   findRun(runId: string): Promise<ZapierActionRun | null> {
     return this.sql.dataSource.getRepository(ZapierActionRun).findOneBy({ runId });
+  }
+
+  /** The state of a run (see `ZapierRunState`), or `null` if the module has never seen it. */
+  runState(runId: string): Promise<ZapierRunState | null> {
+    return this.report.stateOf(runId, this.clock.now());
+  }
+
+  /** Runs newest first, with their states: all of them, or those in a state or recent enough. */
+  async listRuns(options: ZapierRunListOptions = {}): Promise<ZapierListedRun[]> {
+    const listed = await this.report.list({
+      state: options.state,
+      createdSince: options.since?.getTime(),
+      limit: options.limit ?? 100,
+      now: this.clock.now(),
+    });
+    if (listed.length === 0) return [];
+    const runs = await this.sql.dataSource
+      .getRepository(ZapierActionRun)
+      .findBy({ runId: In(listed.map(({ runId }) => runId)) });
+    const byId = new Map(runs.map((run) => [run.runId, run]));
+    // A run deleted between the two reads is left out.
+    return listed.flatMap(({ runId, state }) => {
+      const run = byId.get(runId);
+      return run ? [{ run, state }] : [];
+    });
   }
 
   /** Runs whose listeners kept failing until `delivery.maxAttempts` (oldest first). */
@@ -54,6 +110,23 @@ export class ZapierRunsService {
    */
   redeliver(runId: string): Promise<boolean> {
     return this.outbox.requeue(runId, this.clock.now());
+  }
+
+  /**
+   * `redeliver()` for every parked run, oldest first; returns the run ids queued again. A run
+   * parked again meanwhile (its listener still failing) is not queued twice.
+   */
+  async redeliverParked(): Promise<string[]> {
+    const queued: string[] = [];
+    const seen = new Set<string>();
+    for (;;) {
+      const fresh = (await this.findUndeliverable()).filter((run) => !seen.has(run.runId));
+      if (fresh.length === 0) return queued;
+      for (const { runId } of fresh) {
+        seen.add(runId);
+        if (await this.redeliver(runId)) queued.push(runId);
+      }
+    }
   }
 
   /**
@@ -77,6 +150,11 @@ export class ZapierRunsService {
    */
   repoll(runId: string): Promise<boolean> {
     return this.polls.unpark(runId, this.clock.now());
+  }
+
+  /** One quarantined callback by its id, or `null`. */
+  findQuarantine(id: number): Promise<ZapierCallbackQuarantine | null> {
+    return this.sql.dataSource.getRepository(ZapierCallbackQuarantine).findOneBy({ id });
   }
 
   /** Signed callbacks that were not run results (newest first). */

@@ -28,6 +28,16 @@ export interface ZapierKeySetOptions {
 
 type LocalKeySet = ReturnType<typeof createLocalJWKSet>;
 
+/** Where the keys stand, for health checks. Times are epoch milliseconds. */
+export interface ZapierKeyStatus {
+  /** Keys in the last key set fetched; 0 before the first successful fetch. */
+  keys: number;
+  /** When the key set was last fetched, or `null` if it never was. */
+  fetchedAt: number | null;
+  /** Why the last fetch failed, while fetches are failing; otherwise `null`. */
+  error: string | null;
+}
+
 /**
  * Zapier's signing keys, fetched from the JWKS URL and kept in memory.
  *
@@ -51,6 +61,7 @@ export class ZapierKeySet {
   private readonly logger = new Logger('ZapierSignature');
   private keySet: LocalKeySet | undefined;
   private kids = new Set<string>();
+  private keyCount = 0;
   private fetchedAt = -Infinity;
   /** Earliest start of the next fetch. */
   private nextFetchAt = -Infinity;
@@ -76,6 +87,22 @@ export class ZapierKeySet {
     }
     return (this.keySet as LocalKeySet)(header, token);
   };
+
+  /**
+   * Fetches the keys when none are loaded yet or they are older than `cacheMaxAgeMs`, as a
+   * callback would (within the same rate limit and backoff), then says where they stand. Never
+   * throws: a failed fetch is in `error`, and keys fetched before it are still counted.
+   */
+  async status(): Promise<ZapierKeyStatus> {
+    if (!this.keySet || this.clock.now() - this.fetchedAt > this.options.cacheMaxAgeMs) {
+      await this.refresh().catch(() => undefined);
+    }
+    return {
+      keys: this.keyCount,
+      fetchedAt: this.keySet ? this.fetchedAt : null,
+      error: this.failures > 0 ? (this.lastFailure?.message ?? null) : null,
+    };
+  }
 
   /**
    * Fetches the key set, sharing a fetch already under way, and never starting one before
@@ -125,6 +152,7 @@ export class ZapierKeySet {
       jwks = JSON.parse(await readJwks(response)) as JSONWebKeySet;
       const keySet = createLocalJWKSet(jwks);
       this.keySet = keySet;
+      this.keyCount = jwks.keys.length;
       this.kids = new Set(
         jwks.keys.map((key) => key.kid).filter((kid): kid is string => typeof kid === 'string'),
       );

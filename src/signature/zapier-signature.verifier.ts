@@ -14,7 +14,11 @@ import {
   ZapierUnavailableException,
 } from '../errors/zapier-http.exceptions.js';
 import { RateLimitedLog } from '../common/rate-limited-log.js';
-import { ZapierKeySet, ZapierKeysUnavailableError } from './zapier-key-set.js';
+import {
+  ZapierKeySet,
+  ZapierKeysUnavailableError,
+  type ZapierKeyStatus,
+} from './zapier-key-set.js';
 import { ZapierTelemetry } from '../telemetry/zapier-telemetry.js';
 
 /**
@@ -87,6 +91,14 @@ export class ZapierSignatureVerifier {
       }
       throw error;
     }
+  }
+
+  /**
+   * Where Zapier's signing keys stand: fetched first if none are loaded yet or they are old, as
+   * the first callback would. For health checks; never throws.
+   */
+  keyStatus(): Promise<ZapierKeyStatus> {
+    return this.keySet.status();
   }
 
   /** Verifies the header of a raw request, and remembers the request when it verified. */

@@ -6,7 +6,8 @@ import { ZapierSql } from './sql/zapier-sql.js';
 import { ZAPIER_ENTITIES } from './zapier-storage.entities.js';
 
 const SQLITE_FULL = 2;
-const isMissingTable = (message: string): boolean =>
+/** Whether a driver's error says a table does not exist (SQLite, PostgreSQL or MySQL wording). */
+export const isMissingTable = (message: string): boolean =>
   /no such table|does not exist|doesn't exist/i.test(message);
 
 /**

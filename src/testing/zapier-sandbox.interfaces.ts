@@ -102,6 +102,11 @@ export interface ZapierSandboxOptions {
    */
   accessToken?: string | null;
   /**
+   * Port to listen on, on 127.0.0.1.
+   * @default 0 (a free port)
+   */
+  port?: number;
+  /**
    * Kid of the first signing key.
    * @default 'sandbox-<8 hex>'
    */
@@ -146,6 +151,10 @@ export interface ZapierSandboxOptions {
    * @default 250
    */
   retryBaseDelayMs?: number;
+  /** Called with each API request once it is answered (JWKS requests excluded). */
+  onRequest?: (request: SandboxRequestRecord) => void;
+  /** Called with each callback delivery attempt once it ended. */
+  onDelivery?: (delivery: SandboxDelivery) => void;
 }
 
 /**
@@ -179,6 +188,8 @@ export interface SandboxRequestRecord {
   at: number;
   /** The parsed JSON body, or the raw text when it was not JSON. */
   body?: unknown;
+  /** The run created (a create answered 2xx) or polled. */
+  runId?: string;
 }
 
 /**

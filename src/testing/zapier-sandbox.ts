@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { toCallbackPayload, type ZapierCallbackInput } from './callback-payload.js';
 import { parseCreateRequest } from './parse-create-request.js';
 import { SandboxActivity } from './sandbox-activity.js';
+import { parseCallbackCommand, SANDBOX_CALLBACKS_PATH } from './sandbox-control.js';
 import { deliverWithRetries } from './sandbox-callback-delivery.js';
 import { errorEnvelope, readBody, send } from './sandbox-http.js';
 import { SandboxRateLimiter, type RateLimitDecision } from './sandbox-rate-limiter.js';
@@ -44,7 +45,8 @@ type Answer = (status: number, body?: unknown, headers?: Record<string, string>)
  * Zapier's error envelope, auth and rate limits) and signed callbacks with Zapier's retry rules
  * (docs/decisions.md#f1 to #f4). The module under test talks to it unchanged: use {@link url} as
  * its API base URL, {@link jwksUrl} as its JWKS URL and {@link accessToken} as its token. It
- * imports no test runner.
+ * imports no test runner. Its own route `POST /sandbox/callbacks` (with the same bearer token)
+ * delivers a signed callback on request, as {@link deliverCallback} does; see `sandbox-control.ts`.
  *
  * @example
  * const zapier = await ZapierSandbox.start({ callbackTarget: `${appUrl}/zapier/callback` });
@@ -110,7 +112,7 @@ export class ZapierSandbox {
     const server = createServer();
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => resolve());
+      server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
     });
     return new ZapierSandbox(server, signer, options);
   }
@@ -229,6 +231,10 @@ export class ZapierSandbox {
       this.serveJwks(res, path);
       return;
     }
+    if (path === SANDBOX_CALLBACKS_PATH && req.method === 'POST') {
+      await this.serveCallbackCommand(req, res);
+      return;
+    }
     const text = await readBody(req, BODY_LIMIT_BYTES);
     const record: SandboxRequestRecord = {
       method: req.method ?? 'GET',
@@ -240,7 +246,10 @@ export class ZapierSandbox {
     this.requestLog.push(record);
     const answer: Answer = (status, body, headers = {}) => {
       record.status = status;
+      const created = (body as { data?: { id?: unknown } } | undefined)?.data?.id;
+      if (typeof created === 'string') record.runId = created;
       send(res, status, body, headers);
+      this.options.onRequest?.(record);
     };
 
     const limit = this.limiter?.check(record.at);
@@ -269,7 +278,8 @@ export class ZapierSandbox {
     if (CREATE_PATH.test(path) && req.method === 'POST') {
       await this.create(text, answer, limitHeaders);
     } else if (runId !== undefined && req.method === 'GET') {
-      this.poll(decodePathSegment(runId), answer, limitHeaders);
+      record.runId = decodePathSegment(runId);
+      this.poll(record.runId, answer, limitHeaders);
     } else if (CREATE_PATH.test(path) || runId !== undefined) {
       const detail = `${req.method} is not allowed on ${path}.`;
       answer(405, errorEnvelope(405, detail, { code: 'method_not_allowed' }), limitHeaders);
@@ -424,6 +434,26 @@ export class ZapierSandbox {
   private record(delivery: SandboxDelivery): void {
     this.deliveryLog.push(delivery);
     this.runs.get(delivery.runId)?.deliveries.push(delivery);
+    this.options.onDelivery?.(delivery);
+  }
+
+  private async serveCallbackCommand(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const text = await readBody(req, BODY_LIMIT_BYTES);
+    if (!this.isAuthorized(req)) {
+      send(
+        res,
+        401,
+        errorEnvelope(401, 'Missing or invalid bearer token in the Authorization header.'),
+      );
+      return;
+    }
+    const parsed = text === null ? null : parseCallbackCommand(parseJson(text));
+    if (parsed === null || !parsed.ok) {
+      const detail = parsed?.detail ?? `The request body is over ${BODY_LIMIT_BYTES} bytes.`;
+      send(res, 400, errorEnvelope(400, detail, parsed ? { pointer: parsed.pointer } : {}));
+      return;
+    }
+    send(res, 200, { deliveries: await this.deliverCallback(parsed.url, parsed.callback) });
   }
 
   private callbackTargetFor(callbackUrl: string): string {

@@ -1,4 +1,4 @@
-import type { INestApplication, Provider, Type } from '@nestjs/common';
+import type { DynamicModule, INestApplication, Provider, Type } from '@nestjs/common';
 import { EventEmitterModule } from '@nestjs/event-emitter';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { ScheduleModule } from '@nestjs/schedule';
@@ -29,12 +29,16 @@ export interface ZapierAppOptions {
   async?: boolean;
   clock?: ZapierClock;
   providers?: Provider[];
+  /** Controllers of the app's root module, next to the module's own. */
+  controllers?: Type<unknown>[];
   /** Extra modules (or replacements of the three host modules, see `omit`). */
-  imports?: Type<unknown>[];
+  imports?: Array<Type<unknown> | DynamicModule>;
   omit?: Array<'events' | 'schedule'>;
   eventEmitterOptions?: Parameters<typeof EventEmitterModule.forRoot>[0];
   /** Runs on the app before it listens (global prefix, shutdown hooks...). */
   beforeListen?: (app: INestApplication) => void;
+  /** Port on 127.0.0.1; a free one by default. */
+  port?: number;
 }
 
 export interface ZapierApp {
@@ -76,6 +80,7 @@ export async function startZapierApp(options: ZapierAppOptions): Promise<ZapierA
       ...(options.imports ?? []),
     ],
     providers: [RecordingListener, ...(options.providers ?? [])],
+    controllers: options.controllers ?? [],
   });
   if (options.clock) builder = builder.overrideProvider(ZAPIER_CLOCK).useValue(options.clock);
   const moduleRef = await builder.compile();
@@ -85,7 +90,7 @@ export async function startZapierApp(options: ZapierAppOptions): Promise<ZapierA
       : moduleRef.createNestApplication({ logger });
   app.useLogger(logger);
   options.beforeListen?.(app);
-  await app.listen(0, '127.0.0.1');
+  await app.listen(options.port ?? 0, '127.0.0.1');
   const server = app.getHttpServer() as import('node:http').Server;
   const address = server.address() as import('node:net').AddressInfo;
   return {
