@@ -2,10 +2,16 @@ import js from '@eslint/js';
 import globals from 'globals';
 import prettier from 'eslint-config-prettier';
 import tseslint from 'typescript-eslint';
-import local from './eslint-rules/import-direction.js';
+import importDirection from './eslint-rules/import-direction.js';
+import noTopLevelAwait from './eslint-rules/no-top-level-await.js';
+
+const local = {
+  meta: { name: 'local' },
+  rules: { ...importDirection.rules, ...noTopLevelAwait.rules },
+};
 
 export default tseslint.config(
-  { ignores: ['dist/', 'out/', 'out-*/', 'node_modules/', 'bench/results/'] },
+  { ignores: ['dist/', 'out/', 'out-*/', 'node_modules/', 'bench/results/', 'compat/*/out/'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -24,6 +30,13 @@ export default tseslint.config(
     files: ['src/**/*.ts'],
     plugins: { local },
     rules: { 'local/import-direction': 'error' },
+  },
+  {
+    // What ships must stay loadable with require() from a CommonJS host.
+    files: ['src/**/*.ts'],
+    ignores: ['src/**/*.spec.ts'],
+    plugins: { local },
+    rules: { 'local/no-top-level-await': 'error' },
   },
   {
     // node:test's describe/it return promises the runner tracks itself.

@@ -31,6 +31,7 @@ export const FOUNDATION = [
   'errors/',
   'common/',
   'options/',
+  'compat/',
   'zapier.constants.ts',
   'zapier.messages.ts',
   'zapier-host.provider.ts',

@@ -1,7 +1,9 @@
 // Compiles what the specs need (the package into dist/, everything into out/, both incrementally),
 // runs the unit specs (src/**/*.spec.ts) and end-to-end specs (test/**/*e2e-spec.ts) with node's own
 // test runner, then prints the plain closing line CI reads: "N passed, N failed, N skipped".
-// Usage: node scripts/run-tests.mjs [--clean | --no-build | --watch] [spec or filter ...]
+// With --profile <name>, it runs them again inside the install profile compat/<name>/ (other
+// majors of the peers; see scripts/compat-profile.mjs): by default the specs in PROFILE_SPECS.
+// Usage: node scripts/run-tests.mjs [--clean | --no-build | --watch] [--profile name] [spec ...]
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -11,6 +13,7 @@ import { spec } from 'node:test/reporters';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import ts from 'typescript';
+import { installProfile, locateProfile, mirrorCompiled } from './compat-profile.mjs';
 
 const HELP = `Usage: node scripts/run-tests.mjs [options] [spec or filter ...]   (or npm test -- ...)
 
@@ -22,6 +25,9 @@ Options:
   --clean     delete dist/ and out/ first, compile from scratch (CI does)
   --no-build  run what is already compiled
   --watch     recompile on every change, then run the selected specs again
+  --profile <name>
+              run the specs (by default the profile's core list) inside compat/<name>/, with
+              the packages it installs (npm ci there when its lockfile changed)
   -h, --help
 
 Environment: TEST_OUT_DIR (instead of out/), TEST_CONCURRENCY (default 2),
@@ -42,6 +48,7 @@ try {
       clean: { type: 'boolean', default: false },
       build: { type: 'boolean', default: true },
       watch: { type: 'boolean', default: false },
+      profile: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -55,6 +62,9 @@ if (options.help) {
 }
 if (!options.build && (options.clean || options.watch)) {
   fail('--no-build cannot be combined with --clean or --watch.', 2);
+}
+if (options.profile !== undefined && options.watch) {
+  fail('--profile cannot be combined with --watch.', 2);
 }
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -79,9 +89,31 @@ const compilerOptions = (project) => ({
 });
 
 const SPEC = /^(src\/.*\.spec|test\/.*e2e-spec)\.(ts|js)$/;
+// Specs named *.compat-e2e-spec need an install profile's packages: they run with --profile only.
+const isProfileOnly = (file) => /\.compat-e2e-spec\.(ts|js)$/.test(file);
+
+// What a profile runs unless told otherwise: the core of the suite (callbacks, delivery, poller,
+// client; SQLite and PostgreSQL), the one place the majors differ (listener metadata), which
+// packages were loaded, and the packed package installed into fresh host apps.
+const PROFILE_SPECS = [
+  'src/compat/event-listener-metadata.spec.ts',
+  'test/host-packages.e2e-spec.ts',
+  'test/callback.e2e-spec.ts',
+  'test/callback-signature.e2e-spec.ts',
+  'test/delivery.e2e-spec.ts',
+  'test/listeners.e2e-spec.ts',
+  'test/poller.e2e-spec.ts',
+  'test/client.e2e-spec.ts',
+  'test/packed-install.compat-e2e-spec.ts',
+];
+
+const profile = options.profile === undefined ? undefined : locateProfile(root, options.profile);
+if (profile?.error) fail(profile.error, 2);
+const requested =
+  filters.length > 0 || !profile ? filters : PROFILE_SPECS.map((spec) => join(root, spec));
 
 // A source path names one spec and must exist; anything else is a substring of compiled paths.
-const matchers = filters.map((filter) => {
+const matchers = requested.map((filter) => {
   if (!filter.endsWith('.ts')) return { filter, matches: (file) => file.includes(filter) };
   const source = resolve(process.env.INIT_CWD ?? process.cwd(), filter);
   const path = relative(root, source);
@@ -89,8 +121,9 @@ const matchers = filters.map((filter) => {
   if (!SPEC.test(path)) {
     fail(`${filter} is not a spec: the specs are src/**/*.spec.ts and test/**/*e2e-spec.ts.`);
   }
-  const compiled = join(outDir, path.replace(/\.ts$/, '.js'));
-  return { filter, matches: (file) => file === compiled };
+  if (isProfileOnly(path) && !profile) fail(`${filter} runs only with --profile.`);
+  const compiled = path.replace(/\.ts$/, '.js');
+  return { filter, matches: (file, dir) => relative(dir, file) === compiled };
 });
 
 /** Every file tsc writes for the project, for the sources it has now. */
@@ -151,20 +184,24 @@ function collect(dir) {
   );
 }
 
-/** The compiled specs to run; throws when there are none, or a filter matches none. */
-function select() {
-  const all = [...collect(join(outDir, 'src')), ...collect(join(outDir, 'test'))]
-    .filter((file) => SPEC.test(relative(outDir, file)))
+/**
+ * The compiled specs in `dir` (out/, or a profile's copy of it) to run; throws when there are
+ * none, or a filter matches none.
+ */
+function select(dir = outDir) {
+  const all = [...collect(join(dir, 'src')), ...collect(join(dir, 'test'))]
+    .filter((file) => SPEC.test(relative(dir, file)))
+    .filter((file) => profile || !isProfileOnly(file))
     .sort();
-  const unmatched = matchers.filter(({ matches }) => !all.some(matches));
+  const unmatched = matchers.filter(({ matches }) => !all.some((file) => matches(file, dir)));
   if (unmatched.length > 0) {
     const names = unmatched.map(({ filter }) => filter).join(', ');
-    throw new Error(`No compiled spec in ${relative(root, outDir)}/ matches ${names}.`);
+    throw new Error(`No compiled spec in ${relative(root, dir)}/ matches ${names}.`);
   }
   const files = all.filter(
-    (file) => matchers.length === 0 || matchers.some((m) => m.matches(file)),
+    (file) => matchers.length === 0 || matchers.some((m) => m.matches(file, dir)),
   );
-  if (files.length === 0) throw new Error(`No compiled specs in ${relative(root, outDir)}/.`);
+  if (files.length === 0) throw new Error(`No compiled specs in ${relative(root, dir)}/.`);
   return files;
 }
 
@@ -285,15 +322,25 @@ if (options.watch) {
       `Compiled ${projects.map((p) => relative(root, p.outDir)).join('/ and ')}/ in ${seconds} s.`,
     );
   }
+  let runDir = outDir;
+  if (profile) {
+    if (!installProfile(root, profile.dir)) {
+      fail(`Could not install ${relative(root, profile.dir)}/.`);
+    }
+    runDir = mirrorCompiled(outDir, profile.dir);
+    // Read by the specs' support code: databases of their own, and which packages to expect.
+    process.env.TEST_PROFILE = options.profile;
+  }
   let files;
   try {
-    files = select();
+    files = select(runDir);
   } catch (error) {
     fail(error.message);
   }
+  if (profile) console.log(`Running ${files.length} specs in ${relative(root, runDir)}/.`);
   const { summary, failed } = await runSpecs(files);
-  // .ci/run prints it again as its very last line, after anything else it ran.
-  mkdirSync(outDir, { recursive: true });
-  writeFileSync(join(outDir, 'test-summary.txt'), `${summary}\n`);
+  // .ci/run prints it again near its very end, after anything else it ran.
+  mkdirSync(runDir, { recursive: true });
+  writeFileSync(join(runDir, 'test-summary.txt'), `${summary}\n`);
   process.exitCode = failed > 0 ? 1 : 0;
 }

@@ -21,6 +21,8 @@ export const ZapierMessages = {
     'ZapierModule needs SchedulerRegistry, which nothing provides; add ScheduleModule.forRoot() (from @nestjs/schedule) to your AppModule imports.',
   missingDataSource: (dataSource: string) =>
     `ZapierModule needs the TypeORM data source "${dataSource}", which nothing provides; add TypeOrmModule.forRoot()${dataSource === 'default' ? '' : ` with name: '${dataSource}'`} (from @nestjs/typeorm) to your AppModule imports.`,
+  listenerMetadataUnknown: () =>
+    'OnEvent() of the installed @nestjs/event-emitter does not name its metadata key (KEY), so ZapierModule cannot see whether its listeners failed; install @nestjs/event-emitter 3 (Nest 11) or 12 (Nest 12).',
   entitiesNotRegistered: (dataSource: string, missing: readonly string[]) =>
     `The TypeORM data source "${dataSource}" does not know the ${missing.join(', ')} ${missing.length === 1 ? 'entity' : 'entities'}; set autoLoadEntities: true in TypeOrmModule.forRoot(), or add ZAPIER_ENTITIES (ZapierActionRun, ZapierCallbackQuarantine, ZapierApiBudget) to its entities.`,
 

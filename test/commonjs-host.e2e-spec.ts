@@ -4,11 +4,13 @@ import {
   existsSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   realpathSync,
   rmSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -234,5 +236,27 @@ describe('a CommonJS host', () => {
       source: 'callback',
       attempt: 1,
     });
+  });
+
+  it('can require() every module the package ships: none waits at the top level', () => {
+    // require() refuses a module graph with a top-level await (ERR_REQUIRE_ASYNC_MODULE), which
+    // would lock every CommonJS host out; the lint rule local/no-top-level-await catches it
+    // earlier, this is what a host would meet.
+    const files = readdirSync(join(root, 'dist'), { recursive: true, encoding: 'utf8' })
+      .filter((file) => file.endsWith('.js'))
+      // The CLI's bin runs a command when loaded: it is executed, never imported by a host.
+      .filter((file) => file !== join('cli', 'main.js'))
+      .map((file) => join(root, 'dist', file));
+    assert.ok(files.length > 50, `only ${files.length} modules in dist/`);
+    const load = createRequire(import.meta.url);
+    const refused = files.flatMap((file) => {
+      try {
+        load(file);
+        return [];
+      } catch (error) {
+        return [`${file}: ${(error as Error).message}`];
+      }
+    });
+    assert.deepEqual(refused, []);
   });
 });

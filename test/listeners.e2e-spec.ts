@@ -1,13 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { Injectable, type INestApplication } from '@nestjs/common';
-import {
-  EVENT_LISTENER_METADATA,
-  EventEmitter2,
-  EventEmitterModule,
-  OnEvent,
-} from '@nestjs/event-emitter';
+import { EventEmitter2, EventEmitterModule, OnEvent } from '@nestjs/event-emitter';
 import { Test } from '@nestjs/testing';
+import { eventListenerMetadataKey } from '../src/compat/event-listener-metadata.js';
 import { ZapierMessages } from '../src/zapier.messages.js';
 import { ZapierSandbox } from '../src/testing/index.js';
 import { freshDatabase } from './support/data-sources.js';
@@ -23,7 +19,7 @@ interface OrderCreated {
 type Heard = OrderCreated | { runId: string };
 
 const listenerMetadata = (method: object): unknown =>
-  Reflect.getMetadata(EVENT_LISTENER_METADATA, method);
+  Reflect.getMetadata(eventListenerMetadataKey(), method);
 
 /** What the host sees when it emits its own `order.created` and a wildcard listener throws. */
 async function emitOrder(app: INestApplication, logger: TestLogger) {

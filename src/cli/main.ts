@@ -4,15 +4,20 @@ import { CommanderError } from 'commander';
 import { CliError, CliExit } from './cli-exit.js';
 import { createProgram } from './program.js';
 
-try {
-  await createProgram().parseAsync(process.argv);
-  process.exitCode = CliExit.ok;
-} catch (error) {
-  if (error instanceof CommanderError) {
-    // Commander printed its message (or the help) already.
-    process.exitCode = error.exitCode === 0 ? CliExit.ok : CliExit.usage;
-  } else {
-    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
-    process.exitCode = error instanceof CliError ? error.exitCode : CliExit.failed;
+async function main(): Promise<void> {
+  try {
+    await createProgram().parseAsync(process.argv);
+    process.exitCode = CliExit.ok;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Commander printed its message (or the help) already.
+      process.exitCode = error.exitCode === 0 ? CliExit.ok : CliExit.usage;
+    } else {
+      process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+      process.exitCode = error instanceof CliError ? error.exitCode : CliExit.failed;
+    }
   }
 }
+
+// Not a top-level await: every module of the package stays loadable with require().
+void main();

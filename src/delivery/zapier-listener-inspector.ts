@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
-import { EVENT_LISTENER_METADATA } from '@nestjs/event-emitter';
+import { eventListenerMetadataKey } from '../compat/event-listener-metadata.js';
 import { ZapierEvents } from '../events/zapier.events.js';
 import { ZAPIER_EVENT_NAMESPACE } from '../zapier.constants.js';
 import { ZAPIER_HOST, type ZapierHost } from '../zapier-host.provider.js';
@@ -48,6 +48,7 @@ const OWN_EVENTS: OwnEvents = {
 @Injectable()
 export class ZapierListenerInspector implements OnModuleInit {
   private readonly logger = new Logger('ZapierDelivery');
+  private readonly metadataKey = eventListenerMetadataKey();
 
   constructor(
     private readonly discovery: DiscoveryService,
@@ -105,14 +106,14 @@ export class ZapierListenerInspector implements OnModuleInit {
 
   /** Whether the listener method hears any of the module's events. */
   private hears(method: object, routing: EventRouting): boolean {
-    return listenerEntries(method).some(
+    return this.entries(method).some(
       (entry) => classifyListener(entry.event, routing, OWN_EVENTS).kind !== 'none',
     );
   }
 
   /** Adjusts and warns as the class comment says; returns whether it hears the module's events. */
   private inspect(method: object, listener: string, routing: EventRouting): boolean {
-    const entries = listenerEntries(method);
+    const entries = this.entries(method);
     if (entries.length === 0) return false;
     let changed = false;
     let hears = false;
@@ -136,14 +137,15 @@ export class ZapierListenerInspector implements OnModuleInit {
       changed = true;
       return { ...entry, options: { ...entry.options, suppressErrors: false } };
     });
-    if (changed) Reflect.defineMetadata(EVENT_LISTENER_METADATA, adjusted, method);
+    if (changed) Reflect.defineMetadata(this.metadataKey, adjusted, method);
     return hears;
   }
-}
 
-function listenerEntries(method: object): ListenerMetadata[] {
-  const metadata = Reflect.getMetadata(EVENT_LISTENER_METADATA, method) as
-    ListenerMetadata[] | ListenerMetadata | undefined;
-  if (!metadata) return [];
-  return Array.isArray(metadata) ? metadata : [metadata];
+  /** What `@OnEvent` recorded on the method, one entry per decorator. */
+  private entries(method: object): ListenerMetadata[] {
+    const metadata = Reflect.getMetadata(this.metadataKey, method) as
+      ListenerMetadata[] | ListenerMetadata | undefined;
+    if (!metadata) return [];
+    return Array.isArray(metadata) ? metadata : [metadata];
+  }
 }

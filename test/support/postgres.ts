@@ -6,9 +6,16 @@ export const POSTGRES_ADMIN_URL =
 
 /**
  * Prefix of the databases the specs create; set TEST_DATABASE_PREFIX to run two checkouts' specs
- * on one server at once without their fixed database names colliding.
+ * on one server at once without their fixed database names colliding. A run inside an install
+ * profile (`npm test -- --profile nest11` sets TEST_PROFILE) adds the profile's name, so that it
+ * can run beside the repository's own run.
  */
-const DATABASE_PREFIX = process.env.TEST_DATABASE_PREFIX ?? 'nestjs_zapier';
+const DATABASE_PREFIX = [
+  process.env.TEST_DATABASE_PREFIX ?? 'nestjs_zapier',
+  process.env.TEST_PROFILE,
+]
+  .filter(Boolean)
+  .join('_');
 
 let availability: Promise<boolean> | undefined;
 
