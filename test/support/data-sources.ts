@@ -2,11 +2,12 @@ import 'reflect-metadata';
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import { ZAPIER_ENTITIES } from '../../src/storage/zapier-storage.entities.js';
 import { ZAPIER_MIGRATIONS } from '../../src/storage/migrations/index.js';
+import { createMariadbDatabase } from './mariadb.js';
 import { createPostgresDatabase } from './postgres.js';
 import { temporarySqliteFile } from './sqlite.js';
 
 /** A database engine a suite runs on. */
-export type Engine = 'sqlite' | 'postgres';
+export type Engine = 'sqlite' | 'postgres' | 'mariadb';
 
 /** TypeORM options for a fresh, empty database of the engine, plus a cleanup. */
 export async function freshDatabase(
@@ -16,6 +17,10 @@ export async function freshDatabase(
   if (engine === 'postgres') {
     const url = await createPostgresDatabase(name);
     return { options: { type: 'postgres', url }, cleanup: () => undefined };
+  }
+  if (engine === 'mariadb') {
+    const url = await createMariadbDatabase(name);
+    return { options: { type: 'mariadb', url }, cleanup: () => undefined };
   }
   const file = temporarySqliteFile();
   return {
