@@ -58,7 +58,8 @@ export async function inspectMysqlStorage(
     `SELECT CONCAT(TABLE_NAME, '.', COLUMN_NAME) AS name, DATA_TYPE AS type,
   COLLATION_NAME AS collation
 FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()
-  AND TABLE_NAME IN ('zapier_action_runs', 'zapier_callback_quarantine')`,
+  AND TABLE_NAME IN ('zapier_action_runs', 'zapier_callback_quarantine')
+ORDER BY TABLE_NAME, ORDINAL_POSITION`,
   );
   const runId = columns.find((column) => column.name === 'zapier_action_runs.run_id');
   if (runId?.collation && /_ci$/i.test(runId.collation)) {

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { DataSource } from 'typeorm';
-import { migratedDataSource, type Engine } from '../../test/support/data-sources.js';
-import { mariadbSkipReason } from '../../test/support/mariadb.js';
-import { postgresSkipReason } from '../../test/support/postgres.js';
+import {
+  engineSkipReasons,
+  migratedDataSource,
+  type Engine,
+} from '../../test/support/data-sources.js';
 import { ZapierMessages } from '../zapier.messages.js';
 import type { TerminalResult } from './stored-run.js';
 import { ZapierSql } from './sql/zapier-sql.js';
@@ -29,11 +31,7 @@ function repositories(dataSource: DataSource) {
 }
 type Repositories = ReturnType<typeof repositories>;
 
-const skips: Record<Engine, string | false> = {
-  sqlite: false,
-  postgres: await postgresSkipReason(),
-  mariadb: await mariadbSkipReason(),
-};
+const skips = await engineSkipReasons();
 const KEY = 'default';
 
 function result(runId: string, status: 'success' | 'error' = 'success'): TerminalResult {
