@@ -4,7 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import { EventEmitterModule } from '@nestjs/event-emitter';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { ScheduleModule } from '@nestjs/schedule';
-import { getDataSourceToken, TypeOrmModule, type TypeOrmModuleOptions } from '@nestjs/typeorm';
+import { getDataSourceToken, TypeOrmModule } from '@nestjs/typeorm';
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
@@ -23,6 +23,7 @@ import type {
   ServerToParent,
   StatementCounts,
 } from './support/bench-messages.js';
+import { typeormOptions } from './support/bench-databases.js';
 import { CeilingController } from './support/ceiling.controller.js';
 import { EventCounter, TRACK_EVENT_IDS } from './support/event-counter.js';
 
@@ -31,13 +32,6 @@ import { EventCounter, TRACK_EVENT_IDS } from './support/event-counter.js';
  * adapter and database. Started by `run-bench` with its `ServerSpec` as the only argument; it
  * answers `stats` and `stop` over IPC.
  */
-
-/** The same connection settings for the peer and the module: WAL on SQLite, pg's pool of 10. */
-function connection(database: BenchDatabase): TypeOrmModuleOptions {
-  return database.type === 'sqlite'
-    ? { type: 'better-sqlite3', database: database.file, enableWAL: true }
-    : { type: 'postgres', url: database.url };
-}
 
 function appModule(spec: ServerSpec): Type<unknown> | DynamicModule {
   const counter = [EventCounter, { provide: TRACK_EVENT_IDS, useValue: spec.trackIds }];
@@ -50,7 +44,11 @@ function appModule(spec: ServerSpec): Type<unknown> | DynamicModule {
   if (spec.kind === 'peer') {
     @Module({
       imports: [
-        TypeOrmModule.forRoot({ ...connection(database), entities: [PeerRun], synchronize: true }),
+        TypeOrmModule.forRoot({
+          ...typeormOptions(database),
+          entities: [PeerRun],
+          synchronize: true,
+        }),
         EventEmitterModule.forRoot(),
         PeerModule.forRoot({ jwksUrl: spec.jwksUrl }),
       ],
@@ -62,7 +60,7 @@ function appModule(spec: ServerSpec): Type<unknown> | DynamicModule {
   @Module({
     imports: [
       TypeOrmModule.forRoot({
-        ...connection(database),
+        ...typeormOptions(database),
         autoLoadEntities: true,
         migrations: ZAPIER_MIGRATIONS,
         migrationsRun: true,
@@ -85,6 +83,12 @@ async function durability(app: INestApplication, spec: ServerSpec): Promise<stri
     const [row] =
       await dataSource.query<Array<{ synchronous_commit: string }>>('SHOW synchronous_commit');
     return `synchronous_commit=${row.synchronous_commit}`;
+  }
+  if (spec.database.type === 'mariadb') {
+    const [row] = await dataSource.query<Array<{ flush: string; binlog: string }>>(
+      'SELECT @@innodb_flush_log_at_trx_commit AS flush, @@log_bin AS binlog',
+    );
+    return `innodb_flush_log_at_trx_commit=${row.flush} log_bin=${row.binlog}`;
   }
   const [mode] = await dataSource.query<Array<{ journal_mode: string }>>('PRAGMA journal_mode');
   const [sync] = await dataSource.query<Array<{ synchronous: number }>>('PRAGMA synchronous');

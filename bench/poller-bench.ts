@@ -3,7 +3,7 @@ import { Module, type INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { EventEmitterModule } from '@nestjs/event-emitter';
 import { ScheduleModule } from '@nestjs/schedule';
-import { getDataSourceToken, TypeOrmModule, type TypeOrmModuleOptions } from '@nestjs/typeorm';
+import { getDataSourceToken, TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { ZapierModule } from '../src/zapier.module.js';
 import { ZAPIER_MIGRATIONS } from '../src/storage/migrations/index.js';
@@ -12,7 +12,7 @@ import { ZapierSql } from '../src/storage/sql/zapier-sql.js';
 import { ZapierRunIntake } from '../src/storage/run-intake.repository.js';
 import { ZapierSandbox } from '../src/testing/index.js';
 import type { BenchDatabase, DatabaseName } from './support/bench-messages.js';
-import { freshBenchDatabase } from './support/bench-databases.js';
+import { freshBenchDatabase, typeormOptions } from './support/bench-databases.js';
 import { EventCounter, TRACK_EVENT_IDS } from './support/event-counter.js';
 import { median } from './support/latency-recorder.js';
 import { HELP, parseBenchArgs } from './support/bench-options.js';
@@ -57,12 +57,6 @@ export interface PollerResult {
 
 const WINDOW_MARGIN_MS = 500;
 const RATE_WINDOW_MS = 60_000;
-
-function connection(database: BenchDatabase): TypeOrmModuleOptions {
-  return database.type === 'sqlite'
-    ? { type: 'better-sqlite3', database: database.file, enableWAL: true }
-    : { type: 'postgres', url: database.url };
-}
 
 /**
  * Creates `count` runs at the sandbox through its HTTP API without tripping its rate limit: the
@@ -110,7 +104,7 @@ async function createSandboxRuns(
 /** Records the runs as submitted long ago and overdue, the way `ZapierClient` would have. */
 async function recordOverdue(database: BenchDatabase, runIds: string[]): Promise<void> {
   const dataSource = new DataSource({
-    ...(connection(database) as ConstructorParameters<typeof DataSource>[0]),
+    ...(typeormOptions(database) as ConstructorParameters<typeof DataSource>[0]),
     entities: ZAPIER_ENTITIES,
     migrations: ZAPIER_MIGRATIONS,
     migrationsRun: true,
@@ -162,7 +156,7 @@ export async function runPollerBench(options: PollerBenchOptions): Promise<Polle
     @Module({
       imports: [
         TypeOrmModule.forRoot({
-          ...connection(store.database),
+          ...typeormOptions(store.database),
           autoLoadEntities: true,
           migrations: ZAPIER_MIGRATIONS,
           migrationsRun: true,

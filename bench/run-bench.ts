@@ -10,7 +10,7 @@ import { formatPoller, type PollerResult } from './poller-bench.js';
 import { formatProfile, summariseProfile, type ProfileSummary } from './profile-summary.js';
 import { BenchContext } from './support/bench-context.js';
 import { benchScript, ChildLink } from './support/bench-children.js';
-import { postgresVersion } from './support/bench-databases.js';
+import { mariadbVersion, postgresVersion } from './support/bench-databases.js';
 import type { AdapterName, DatabaseName, ServerKind } from './support/bench-messages.js';
 import {
   HELP,
@@ -45,6 +45,7 @@ interface Machine {
   node: string;
   kernel: string;
   postgres: string | null;
+  mariadb: string | null;
   tmpFilesystem: string;
   /** The commit measured, and how many files under src/ differ from it (read-only git calls). */
   commit: string;
@@ -88,6 +89,7 @@ async function machine(): Promise<Machine> {
     node: process.version,
     kernel: release(),
     postgres: await postgresVersion(),
+    mariadb: await mariadbVersion(),
     tmpFilesystem: filesystemOf(tmpdir()),
     commit: commitOf(),
   };
@@ -101,6 +103,20 @@ function describeResult(result: ConfigResult): string {
       : `, events ${result.events}/${result.ackedDistinctIds}${result.events === result.ackedDistinctIds ? '' : ' MISMATCH'}`;
   const firstError = result.firstError ? ` (first: ${result.firstError.slice(0, 160)})` : '';
   return `  ${where.padEnd(16)} ${result.kind.padEnd(8)} ${Math.round(result.rate).toLocaleString('en-US').padStart(7)}/s  p50 ${result.p50Ms.toFixed(1)} ms  p99 ${result.p99Ms.toFixed(1)} ms  errors ${result.errors}${firstError}${events}, server CPU ${result.cpuUsPerCallback} µs/cb, load generator ${Math.round(result.loadgenCpu * 100)}% of a core  [${result.durability}]`;
+}
+
+/** Leaves out what needs a database server that does not answer, and says so. */
+function skipDatabase(options: BenchOptions, database: DatabaseName, name: string): void {
+  const dropped = options.pairs.filter((pair) => pair.database === database);
+  if (dropped.length > 0) {
+    log(`NOTICE: ${name} does not answer: skipping ${dropped.map(pairName).join(', ')}.`);
+  }
+  options.pairs = options.pairs.filter((pair) => pair.database !== database);
+  if (options.memory.pair.database === database) options.sections.delete('memory');
+  if (options.poller.database === database) options.poller.database = 'sqlite';
+  if (options.profile?.database === database) options.profile = null;
+  options.hostile.pairs = options.hostile.pairs.filter((pair) => pair.database !== database);
+  if (options.hostile.pairs.length === 0) options.sections.delete('hostile');
 }
 
 async function runMatrix(context: BenchContext, options: BenchOptions): Promise<ConfigResult[]> {
@@ -197,24 +213,18 @@ export async function main(argv: readonly string[]): Promise<number> {
   const started = Date.now();
   const loadAtStart = loadavg()[0].toFixed(1);
   const host = await machine();
-  if (host.postgres === null) {
-    const dropped = options.pairs.filter((pair) => pair.database === 'postgres');
-    if (dropped.length > 0) {
-      log(`NOTICE: PostgreSQL does not answer: skipping ${dropped.map(pairName).join(', ')}.`);
-    }
-    options.pairs = options.pairs.filter((pair) => pair.database !== 'postgres');
-    if (options.memory.pair.database === 'postgres') options.sections.delete('memory');
-    if (options.poller.database === 'postgres') options.poller.database = 'sqlite';
-    if (options.profile?.database === 'postgres') options.profile = null;
-    options.hostile.pairs = options.hostile.pairs.filter((pair) => pair.database !== 'postgres');
-    if (options.hostile.pairs.length === 0) options.sections.delete('hostile');
+  for (const [database, name, version] of [
+    ['postgres', 'PostgreSQL', host.postgres],
+    ['mariadb', 'MariaDB', host.mariadb],
+  ] as const) {
+    if (version === null) skipDatabase(options, database, name);
   }
   if (host.tmpFilesystem === 'tmpfs') {
     log(`WARNING: ${tmpdir()} is tmpfs: SQLite's fsync costs nothing there; set TMPDIR to a disk.`);
   }
   log(
     `Machine: ${host.cpu}, ${host.cores} cores, ${host.memoryGb} GB, Node ${host.node}, Linux ${host.kernel}, ` +
-      `PostgreSQL ${host.postgres ?? 'not reachable'}, ${tmpdir()} on ${host.tmpFilesystem}; code: ${host.commit}`,
+      `PostgreSQL ${host.postgres ?? 'not reachable'}, MariaDB ${host.mariadb ?? 'not reachable'}, ${tmpdir()} on ${host.tmpFilesystem}; code: ${host.commit}`,
   );
   log(
     `Load: ${options.connections} connections, ${options.duplicateRate * 100}% duplicates, warm-up ${options.warmupSeconds} s, ` +
@@ -270,7 +280,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   const report = [
     `## nestjs-zapier benchmark, ${new Date().toISOString()}`,
     '',
-    `Machine: ${host.cpu}, ${host.cores} cores, ${host.memoryGb} GB RAM, Node ${host.node}, Linux ${host.kernel}, PostgreSQL ${host.postgres ?? 'not reachable'}; code ${host.commit}. ` +
+    `Machine: ${host.cpu}, ${host.cores} cores, ${host.memoryGb} GB RAM, Node ${host.node}, Linux ${host.kernel}, PostgreSQL ${host.postgres ?? 'not reachable'}, MariaDB ${host.mariadb ?? 'not reachable'}; code ${host.commit}. ` +
       `Load: ${options.connections} keep-alive connections (node:http), ${options.duplicateRate * 100}% duplicate run ids, warm-up ${options.warmupSeconds} s then ${options.rounds} × ${options.roundSeconds} s. ` +
       (matrix.length > 0
         ? `Durability: ${[...new Set(matrix.map((r) => r.durability))].filter((d) => !d.startsWith('n/a')).join('; ')}. `

@@ -1,5 +1,5 @@
 // The cluster test (the README's "Guarantees" across instances and crashes), larger and longer:
-// several app instances as separate processes on one PostgreSQL database, runs started through
+// several app instances as separate processes on one database (PostgreSQL or MariaDB), runs started through
 // ZapierClient, callbacks spread over the instances (some duplicated to two instances at once, some
 // never sent), listeners failing at first, instances SIGKILLed and restarted. Prints a summary;
 // exits 1 if a promise was broken (a run lost, delivered twice without a crash, or the request
@@ -28,12 +28,14 @@ Options:
   --lease-ms N           delivery.leaseMs of every instance (default 5000)
   --drain-timeout-s N    wait after the last create for every run to be delivered (default 300)
   --seed N               seed of the scenario's random choices (default 5)
-  --database NAME        PostgreSQL database suffix, recreated (default cluster_soak)
+  --engine E             postgres or mariadb, the server every instance uses (default postgres)
+  --database NAME        database name suffix, recreated (default cluster_soak)
   --logs                 echo the instances' warnings and errors
   --out-dir DIR          where build:test wrote the compiled tests (default $TEST_OUT_DIR or out)
   -h, --help
 
 PostgreSQL: $TEST_POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/postgres.
+MariaDB: $TEST_MARIADB_URL, default mysql://root@127.0.0.1:3306.
 `;
 
 function usageError(message) {
@@ -58,6 +60,7 @@ try {
       'lease-ms': { type: 'string', default: '5000' },
       'drain-timeout-s': { type: 'string', default: '300' },
       seed: { type: 'string', default: '5' },
+      engine: { type: 'string', default: 'postgres' },
       database: { type: 'string', default: 'cluster_soak' },
       logs: { type: 'boolean', default: false },
       'out-dir': { type: 'string' },
@@ -88,6 +91,11 @@ function number(name, { integer = true, min = 0, max = Infinity } = {}) {
   return value;
 }
 
+if (!['postgres', 'mariadb'].includes(values.engine)) {
+  process.stderr.write(`--engine ${values.engine}: expected postgres or mariadb.\n`);
+  process.exit(2);
+}
+
 const root = new URL('..', import.meta.url).pathname;
 const harnessPath = join(
   root,
@@ -115,6 +123,7 @@ const options = {
   leaseMs: number('lease-ms', { min: 100 }),
   drainTimeoutMs: number('drain-timeout-s') * 1000,
   seed: number('seed'),
+  engine: values.engine,
   databaseName: values.database,
   echoLogs: values.logs,
   log: (line) => console.log(line),

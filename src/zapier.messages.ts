@@ -30,7 +30,19 @@ export const ZapierMessages = {
   tableMissing: (table: string, cause: string) =>
     `Table "${table}" does not exist (${safeForLog(cause)}); run the migrations exported as ZAPIER_MIGRATIONS, or set synchronize: true for a quick start.`,
   unsupportedDatabase: (type: string) =>
-    `ZapierModule stores runs in PostgreSQL or SQLite (better-sqlite3); the data source is "${type}".`,
+    `ZapierModule stores runs in PostgreSQL, MySQL or MariaDB (type 'mysql' or 'mariadb', with mysql2), or SQLite (better-sqlite3); the data source is "${type}".`,
+  mysqlTooOld: (version: string) =>
+    `The database server is ${safeForLog(version)}; ZapierModule needs MySQL 8.0 or MariaDB 10.6 or later, whose SELECT ... FOR UPDATE SKIP LOCKED keeps two instances from claiming the same work. Upgrade the server.`,
+  mysqlRunIdCollation: (collation: string) =>
+    `Column zapier_action_runs.run_id has the case-insensitive collation ${safeForLog(collation)}, so two runs whose ids differ only in case would be stored as one; create the tables with ZAPIER_MIGRATIONS (synchronize cannot choose a collation), or give the column a binary collation such as utf8mb4_bin.`,
+  mysqlNarrowColumns: (columns: readonly string[]) =>
+    `Columns ${columns.map(safeForLog).join(', ')} hold at most 64 KB (TEXT), so larger callbacks and results would be refused; create the tables with ZAPIER_MIGRATIONS and keep synchronize off (it makes TEXT of them), or change these columns to LONGTEXT.`,
+  mysqlPacketLimit: (maxAllowedPacket: number, callbackBodyLimit: number) =>
+    `The server's max_allowed_packet is ${megabytes(maxAllowedPacket)}, so callbacks larger than about ${megabytes(maxAllowedPacket / 3)} cannot be stored (its statement carries the body and its parsed results, escaped; callbackBodyLimit is ${megabytes(callbackBodyLimit)}); raise max_allowed_packet to ${megabytes(3 * callbackBodyLimit)} or lower callbackBodyLimit.`,
+  mysqlNotStrict: (sqlMode: string) =>
+    `The sql_mode of the module's connections (${safeForLog(sqlMode)}) is not strict, so the server would cut a value too long for its column (a run id, a result) instead of refusing it; add STRICT_TRANS_TABLES to the server's sql_mode.`,
+  mysqlNotDurable: (flushLog: number) =>
+    `The server's innodb_flush_log_at_trx_commit is ${flushLog}, so commits are acknowledged before they are on disk and a run answered 2xx could be lost in a crash; set it to 1.`,
   sqliteDurabilitySet: (level: number) =>
     `SQLite's synchronous pragma was ${level}; the module set it to FULL (2), so that a 2xx to Zapier always means a commit that survives a power loss.`,
   sqliteWalEnabled: (mode: string) =>
@@ -39,6 +51,8 @@ export const ZapierMessages = {
     'The SQLite database is ":memory:", which no second connection can open, so the module runs its statements on the host\'s connection: a transaction the host holds open there carries the module\'s writes with it, so a 2xx no longer always means a commit. Use a database file outside tests.',
   statementTimedOut: (timeoutMs: number) =>
     `A statement of the module ran longer than storage.statementTimeoutMs (${timeoutMs} ms) and was cancelled; if the database is merely slow rather than locked or hung, raise that option.`,
+  statementKillFailed: (threadId: number, cause: string) =>
+    `Could not kill the connection (thread ${threadId}) running the module's timed-out statement (${safeForLog(cause)}); the statement goes on until it ends or the server's own limits stop it.`,
   statementCancelFailed: (processId: number, cause: string) =>
     `Could not cancel the module's timed-out statement on PostgreSQL backend ${processId} (${safeForLog(cause)}); it goes on until it ends or the database's own limits stop it.`,
   storageCheckFailed: (cause: string) =>
@@ -255,6 +269,10 @@ export const ZapierMessages = {
 } as const;
 
 /** The listeners that have not returned; only those `ZapierListenerInspector` tracks have names. */
+function megabytes(bytes: number): string {
+  return `${Math.round((bytes / (1024 * 1024)) * 10) / 10} MB`;
+}
+
 function listenerNames(listeners: readonly string[]): string {
   return listeners.length > 0
     ? listeners.join(', ')

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import pg from 'pg';
 import {
   ZapierCallbackService,
   ZapierInvalidCallbackException,
@@ -8,14 +7,14 @@ import {
 } from '../src/index.js';
 import { ZapierSandbox } from '../src/testing/index.js';
 import { ZapierMessages } from '../src/zapier.messages.js';
-import { freshDatabase, type Engine } from './support/data-sources.js';
-import { postgresSkipReason } from './support/postgres.js';
+import { engineSkipReasons, freshDatabase, type Engine } from './support/data-sources.js';
+import { lockRunRow } from './support/row-lock.js';
 import { postCallback, rows, sendCallback, type HttpAnswer } from './support/callbacks.js';
 import { runIds, successCallback } from './support/sample-runs.js';
 import { eventually, sleep } from './support/zapier-harness.js';
 import { startZapierApp, type ZapierApp } from './support/zapier-app.js';
 
-const pgSkip = await postgresSkipReason();
+const skips = await engineSkipReasons();
 const MiB = 1024 * 1024;
 
 let sandbox: ZapierSandbox;
@@ -44,11 +43,11 @@ async function storedIds(zapier: ZapierApp): Promise<string[]> {
   return (await rows(zapier.dataSource, 'zapier_action_runs')).map((row) => String(row.run_id));
 }
 
-for (const engine of ['sqlite', 'postgres'] as Engine[]) {
+for (const engine of ['sqlite', 'postgres', 'mariadb'] as Engine[]) {
   describe(
     `run ids with control characters (${engine})`,
     {
-      skip: engine === 'postgres' && pgSkip,
+      skip: skips[engine],
     },
     () => {
       let zapier: ZapierApp;
@@ -90,39 +89,30 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
 }
 
 /**
- * Holds the module's result writes on PostgreSQL: a callback for a run whose row another
- * connection keeps locked waits inside its statement, so the group commit (one batch at a time)
- * queues everything submitted meanwhile into the next batch, together.
+ * Holds the module's result writes: a callback for a run whose row another connection keeps
+ * locked waits inside its statement, so the group commit (one batch at a time) queues everything
+ * submitted meanwhile into the next batch, together.
  */
 async function holdWrites(
   zapier: ZapierApp,
+  engine: Engine,
   url: string,
 ): Promise<{ release(): Promise<void>; held: Promise<HttpAnswer> }> {
   const blocker = `arun_blocker_${Date.now()}`;
   const stored = await sendCallback(zapier.url, sandbox.signer, successCallback(blocker));
   assert.equal(stored.status, 200);
-  const locker = new pg.Client({ connectionString: url });
-  await locker.connect();
-  await locker.query('BEGIN');
-  await locker.query('SELECT 1 FROM zapier_action_runs WHERE run_id = $1 FOR UPDATE', [blocker]);
+  const lock = await lockRunRow(engine, url, blocker);
   const held = sendCallback(zapier.url, sandbox.signer, successCallback(blocker));
-  await eventually('the module to wait for the locked row', async () => {
-    const waiting = await locker.query<{ n: string }>(
-      `SELECT count(*) AS n FROM pg_stat_activity
-       WHERE datname = current_database() AND wait_event_type = 'Lock'`,
-    );
-    return Number(waiting.rows[0].n) > 0;
-  });
-  return {
-    held,
-    release: async () => {
-      await locker.query('ROLLBACK');
-      await locker.end();
-    },
-  };
+  try {
+    await eventually('the module to wait for the locked row', () => lock.othersWaiting());
+  } catch (error) {
+    await lock.release();
+    throw error;
+  }
+  return { held, release: () => lock.release() };
 }
 
-describe('one refused result in a batch (postgres)', { skip: pgSkip }, () => {
+describe('one refused result in a batch (postgres)', { skip: skips.postgres }, () => {
   let zapier: ZapierApp;
   let url: string;
   before(async () => {
@@ -133,7 +123,7 @@ describe('one refused result in a batch (postgres)', { skip: pgSkip }, () => {
   after(() => zapier?.close());
 
   it('fails only the callback whose value PostgreSQL refuses (22021) with 400; its batch neighbours get 200 and are stored', async () => {
-    const { held, release } = await holdWrites(zapier, url);
+    const { held, release } = await holdWrites(zapier, 'postgres', url);
     const nextId = runIds('batch');
     const good = Array.from({ length: 10 }, () => nextId());
     const answers = good.map((id) => sendCallback(zapier.url, sandbox.signer, successCallback(id)));
@@ -174,38 +164,51 @@ describe('one refused result in a batch (postgres)', { skip: pgSkip }, () => {
     );
     assert.equal(zapier.logger.find('error', /Storing callbacks failed/).length, 0);
   });
-
-  it('answers 503 at once when the results waiting for the database exceed the queue bound', async () => {
-    const { held, release } = await holdWrites(zapier, url);
-    // Bodies of 15 MiB: four fit in the bound of 64 MiB waiting, the fifth does not.
-    const nextId = runIds('bound');
-    const ids = Array.from({ length: 5 }, () => nextId());
-    const requests = await Promise.all(
-      ids.map((id) =>
-        sandbox.signer.callbackRequest({
-          id,
-          status: 'success',
-          results: [{ blob: 'x'.repeat(15 * MiB) }],
-        }),
-      ),
-    );
-    const answers = requests.map((request) => postCallback(zapier.url, request));
-    const refused = await Promise.race(
-      answers.map((answer, i) => answer.then((a) => ({ i, answer: a }))),
-    );
-    assert.equal(refused.answer.status, 503);
-    assert.deepEqual(
-      refused.answer.body,
-      new ZapierUnavailableException(ZapierMessages.storageBusy()).getResponse(),
-    );
-    await release();
-    assert.equal((await held).status, 200);
-    const settled = await Promise.all(answers);
-    assert.deepEqual(settled.map((answer) => answer.status).sort(), [200, 200, 200, 200, 503]);
-    const stored = await storedIds(zapier);
-    ids.forEach((id, i) => assert.equal(stored.includes(id), i !== refused.i, id));
-    // Zapier's retry of the refused one is stored once the queue has room again.
-    const retry = await postCallback(zapier.url, requests[refused.i]);
-    assert.deepEqual(retry, { status: 200, body: { runId: ids[refused.i], duplicate: false } });
-  });
 });
+
+for (const engine of ['postgres', 'mariadb'] as Engine[]) {
+  describe(`the queue of results waiting for ${engine}`, { skip: skips[engine] }, () => {
+    let zapier: ZapierApp;
+    let url: string;
+    before(async () => {
+      const started = await appOn(engine, `isolation_bound_${engine}`);
+      zapier = started.zapier;
+      url = String(started.url);
+    });
+    after(() => zapier?.close());
+
+    it('answers 503 at once when the results waiting for the database exceed the queue bound', async () => {
+      const { held, release } = await holdWrites(zapier, engine, url);
+      // Bodies of 15 MiB: four fit in the bound of 64 MiB waiting, the fifth does not.
+      const nextId = runIds(`bound_${engine}`);
+      const ids = Array.from({ length: 5 }, () => nextId());
+      const requests = await Promise.all(
+        ids.map((id) =>
+          sandbox.signer.callbackRequest({
+            id,
+            status: 'success',
+            results: [{ blob: 'x'.repeat(15 * MiB) }],
+          }),
+        ),
+      );
+      const answers = requests.map((request) => postCallback(zapier.url, request));
+      const refused = await Promise.race(
+        answers.map((answer, i) => answer.then((a) => ({ i, answer: a }))),
+      );
+      assert.equal(refused.answer.status, 503);
+      assert.deepEqual(
+        refused.answer.body,
+        new ZapierUnavailableException(ZapierMessages.storageBusy()).getResponse(),
+      );
+      await release();
+      assert.equal((await held).status, 200);
+      const settled = await Promise.all(answers);
+      assert.deepEqual(settled.map((answer) => answer.status).sort(), [200, 200, 200, 200, 503]);
+      const stored = await storedIds(zapier);
+      ids.forEach((id, i) => assert.equal(stored.includes(id), i !== refused.i, id));
+      // Zapier's retry of the refused one is stored once the queue has room again.
+      const retry = await postCallback(zapier.url, requests[refused.i]);
+      assert.deepEqual(retry, { status: 200, body: { runId: ids[refused.i], duplicate: false } });
+    });
+  });
+}

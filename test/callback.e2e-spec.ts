@@ -8,8 +8,7 @@ import {
 import { ZapierSandbox } from '../src/testing/index.js';
 import { ZapierDeliveryRunner } from '../src/delivery/zapier-delivery.runner.js';
 import { ZapierMessages } from '../src/zapier.messages.js';
-import { freshDatabase } from './support/data-sources.js';
-import { postgresSkipReason } from './support/postgres.js';
+import { engineSkipReasons, freshDatabase } from './support/data-sources.js';
 import {
   awaitMarkerEvent,
   postCallback,
@@ -22,7 +21,7 @@ import { runIds, runResultBody, SAMPLE_RESULTS, successCallback } from './suppor
 import { eventually } from './support/zapier-harness.js';
 import { startZapierApp, type ZapierApp } from './support/zapier-app.js';
 
-const pgSkip = await postgresSkipReason();
+const skips = await engineSkipReasons();
 const MiB = 1024 * 1024;
 const MALFORMED_JSON = '{"data": {"id": "arun_broken", "status": "succ';
 /** Fastify's own JSON parser answers a body it cannot parse, before the guard and the route. */
@@ -38,7 +37,7 @@ before(async () => {
 after(() => sandbox?.stop());
 
 for (const { adapter, engine, async, name, key } of CELLS) {
-  describe(`callbacks on ${name}`, { skip: engine === 'postgres' && pgSkip }, () => {
+  describe(`callbacks on ${name}`, { skip: skips[engine] }, () => {
     let zapier: ZapierApp;
     let cleanup: () => void;
     const runId = runIds(key);

@@ -4,7 +4,7 @@ import { ZapierCallbackUrlError } from '../src/common/callback-url.js';
 import { ZapierApiError, ZapierRateLimitedError } from '../src/client/zapier-api.error.js';
 import { ZapierMessages } from '../src/zapier.messages.js';
 import { startDelayingProxy } from './support/delaying-proxy.js';
-import { postgresSkipReason } from './support/postgres.js';
+import { engineSkipReasons } from './support/data-sources.js';
 import {
   describeOnEachEngine,
   creates,
@@ -19,12 +19,12 @@ import {
 } from './support/zapier-harness.js';
 import { SAMPLE_RESULTS, SAMPLE_RUN } from './support/sample-runs.js';
 
-const pgSkip = await postgresSkipReason();
+const skips = await engineSkipReasons();
 
 describeOnEachEngine(
   'ZapierClient against the sandbox',
   'h2_client',
-  pgSkip,
+  skips,
   (setup, _engine, cleanups) => {
     it('POSTs the reference envelope with the module callbackUrl and records the run pending', async () => {
       const clock = new TestClock();

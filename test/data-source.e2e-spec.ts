@@ -20,14 +20,13 @@ import {
 } from '../src/index.js';
 import { ZapierSandbox } from '../src/testing/index.js';
 import { awaitMarkerEvent, postCallback } from './support/callbacks.js';
-import { freshDatabase } from './support/data-sources.js';
+import { engineSkipReasons, freshDatabase } from './support/data-sources.js';
 import { CELLS, describeOnEachCell } from './support/matrix.js';
-import { postgresSkipReason } from './support/postgres.js';
 import { RecordingListener } from './support/recording-listener.js';
 import { runIds, SAMPLE_RESULTS, successCallback } from './support/sample-runs.js';
 import { TestLogger } from './support/test-logger.js';
 
-const pgSkip = await postgresSkipReason();
+const skips = await engineSkipReasons();
 
 /** The host's own table, on its default data source. */
 @Entity('host_orders')
@@ -47,10 +46,13 @@ after(() => sandbox?.stop());
 
 /** Table names in the data source's database (its current schema on PostgreSQL). */
 async function tables(dataSource: DataSource): Promise<string[]> {
+  const { type } = dataSource.options;
   const rows = await dataSource.query<Array<{ name: string }>>(
-    dataSource.options.type === 'postgres'
+    type === 'postgres'
       ? 'SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema()'
-      : "SELECT name FROM sqlite_master WHERE type = 'table'",
+      : type === 'mariadb'
+        ? 'SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()'
+        : "SELECT name FROM sqlite_master WHERE type = 'table'",
   );
   return rows.map((row) => row.name).sort();
 }
@@ -59,7 +61,7 @@ async function tables(dataSource: DataSource): Promise<string[]> {
 // plays no part in where runs are stored: one adapter, both registrations, both engines.
 describeOnEachCell(
   'the dataSource extra',
-  pgSkip,
+  skips,
   ({ engine, registration, key }) => {
     let app: INestApplication;
     let url: string;

@@ -3,7 +3,9 @@ import { spawn } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { createPostgresDatabase, postgresSkipReason } from './support/postgres.js';
+import { engineSkipReasons } from './support/data-sources.js';
+import { createMariadbDatabase } from './support/mariadb.js';
+import { createPostgresDatabase } from './support/postgres.js';
 
 /** The compiled demo next to this compiled spec, as `npm start` runs it. */
 const DEMO_MAIN = fileURLToPath(new URL('./demo/main.js', import.meta.url));
@@ -99,29 +101,45 @@ describe('demo (npm start)', () => {
   it('explains every option with --help', async () => {
     const run = await runDemo(['--help']);
     assert.equal(run.code, 0);
-    for (const flag of ['--runs', '--loss', '--postgres', '--budget', '--serve', '--verbose']) {
+    for (const flag of ['--runs', '--loss', '--database', '--budget', '--serve', '--verbose']) {
       assert.match(run.stdout, new RegExp(`^  ${flag}\\b`, 'm'), `${flag} is not explained`);
     }
-    assert.match(run.stdout, /DEMO_POSTGRES_URL/);
+    assert.match(run.stdout, /DEMO_DATABASE_URL/);
   });
 
   it('exits 2 with a message for a mistake on the command line', async () => {
     const bad = await runDemo(['--loss', '2']);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--loss must be a number from 0 to 1/);
+    const scheme = await runDemo(['--database', 'mongodb://127.0.0.1/demo']);
+    assert.equal(scheme.code, 2);
+    assert.match(
+      scheme.stderr,
+      /--database must be a postgres:\/\/, mariadb:\/\/ or mysql:\/\/ URL/,
+    );
     const unknown = await runDemo(['--rusn', '3']);
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /--help/);
   });
 });
 
-const pgSkip = await postgresSkipReason();
+const skips = await engineSkipReasons();
 
-describe('demo on PostgreSQL (--postgres)', { skip: pgSkip }, () => {
+describe('demo on PostgreSQL (--database postgres://...)', { skip: skips.postgres }, () => {
   it('accounts for 30 runs exactly once, and exits 0', { timeout: 90_000 }, async () => {
     const url = await createPostgresDatabase('demo');
-    const run = await runDemo(['--runs', '30', '--postgres', url]);
+    const run = await runDemo(['--runs', '30', '--database', url]);
     assertThirtyRunSummary(run);
     assert.match(run.stdout, /store {3}PostgreSQL /);
+  });
+});
+
+describe('demo on MariaDB (--database mariadb://...)', { skip: skips.mariadb }, () => {
+  it('accounts for 30 runs exactly once, and exits 0', { timeout: 90_000 }, async () => {
+    const url = new URL(await createMariadbDatabase('demo'));
+    url.protocol = 'mariadb:';
+    const run = await runDemo(['--runs', '30', '--database', url.toString()]);
+    assertThirtyRunSummary(run);
+    assert.match(run.stdout, /store {3}MariaDB /);
   });
 });

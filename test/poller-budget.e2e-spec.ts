@@ -3,8 +3,7 @@ import { afterEach, describe, it } from 'node:test';
 import { ZapierRequestBudget } from '../src/budget/zapier-request-budget.js';
 import type { ZapierModuleOptions } from '../src/interfaces/zapier-module-options.interface.js';
 import type { ZapierSandbox } from '../src/testing/zapier-sandbox.js';
-import { freshDatabase, type Engine } from './support/data-sources.js';
-import { postgresSkipReason } from './support/postgres.js';
+import { engineSkipReasons, freshDatabase, type Engine } from './support/data-sources.js';
 import {
   maxInWindow,
   polls,
@@ -16,7 +15,7 @@ import {
 } from './support/zapier-harness.js';
 import { SAMPLE_RUN } from './support/sample-runs.js';
 
-const pgSkip = await postgresSkipReason();
+const skips = await engineSkipReasons();
 
 /**
  * The sandbox's clock runs this many times faster than the module's, so one of Zapier's 60 s
@@ -35,8 +34,8 @@ const ZAPIER_PER_MINUTE = 600;
 const BUDGET = 540;
 const SCALED_BUDGET = BUDGET / SPEED;
 
-for (const engine of ['sqlite', 'postgres'] as Engine[]) {
-  describe(`request budget (${engine})`, { skip: engine === 'postgres' && pgSkip }, () => {
+for (const engine of ['sqlite', 'postgres', 'mariadb'] as Engine[]) {
+  describe(`request budget (${engine})`, { skip: skips[engine] }, () => {
     let seq = 0;
     const cleanups: Array<() => Promise<void> | void> = [];
     afterEach(async () => {

@@ -5,7 +5,7 @@ import { ZAPIER_POLLER_JOB } from '../src/zapier.constants.js';
 import { ZapierMessages } from '../src/zapier.messages.js';
 import type { RunCompletedEvent } from '../src/events/run-completed.event.js';
 import { startDelayingProxy } from './support/delaying-proxy.js';
-import { postgresSkipReason } from './support/postgres.js';
+import { engineSkipReasons } from './support/data-sources.js';
 import {
   describeOnEachEngine,
   DAY,
@@ -21,12 +21,12 @@ import {
 } from './support/zapier-harness.js';
 import { SAMPLE_RUN } from './support/sample-runs.js';
 
-const pgSkip = await postgresSkipReason();
+const skips = await engineSkipReasons();
 
 describeOnEachEngine(
   "poller facing Zapier's errors",
   'h2_poller_errors',
-  pgSkip,
+  skips,
   (setup, _engine, cleanups) => {
     it('reschedules a poll that failed with a 5xx and recovers later', async () => {
       const { sandbox, zapier } = await setup({ zapier: { polling: FAST_POLLING } });

@@ -3,7 +3,7 @@ import { it } from 'node:test';
 import { ZapierRunsService } from '../src/index.js';
 import { ZapierMessages } from '../src/zapier.messages.js';
 import { startDelayingProxy } from './support/delaying-proxy.js';
-import { postgresSkipReason } from './support/postgres.js';
+import { engineSkipReasons } from './support/data-sources.js';
 import {
   describeOnEachEngine,
   MINUTE,
@@ -18,7 +18,7 @@ import type { ZapierSandbox } from '../src/testing/index.js';
 import type { ZapierClient } from '../src/client/zapier.client.js';
 import type { ZapierOverdueRunPoller } from '../src/poller/zapier-overdue-run.poller.js';
 
-const pgSkip = await postgresSkipReason();
+const skips = await engineSkipReasons();
 
 /** A result `levels` arrays and objects deep, as a third-party action may return. */
 function nestedResult(levels: number): Record<string, unknown> {
@@ -55,7 +55,7 @@ async function recoversGoodRunsDueAfterIt(
 describeOnEachEngine(
   'poller parking a run whose result cannot be stored',
   'h2_poller_parking',
-  pgSkip,
+  skips,
   (setup, _engine, cleanups) => {
     it('parks a run whose polled result is nested deeper than JSON.stringify can go, and recovers the others in the same round', async () => {
       const clock = new TestClock();
@@ -170,4 +170,5 @@ describeOnEachEngine(
       );
     });
   },
+  ['sqlite', 'postgres', 'mariadb'],
 );

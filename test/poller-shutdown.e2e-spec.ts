@@ -3,9 +3,8 @@ import { afterEach, describe, it } from 'node:test';
 import type { DataSourceOptions } from 'typeorm';
 import type { ZapierModuleOptions } from '../src/interfaces/zapier-module-options.interface.js';
 import type { RunCompletedEvent } from '../src/events/run-completed.event.js';
-import { freshDatabase, type Engine } from './support/data-sources.js';
+import { engineSkipReasons, freshDatabase, type Engine } from './support/data-sources.js';
 import { startDelayingProxy } from './support/delaying-proxy.js';
-import { postgresSkipReason } from './support/postgres.js';
 import {
   eventually,
   openDataSource,
@@ -19,10 +18,10 @@ import {
 import { SAMPLE_RUN } from './support/sample-runs.js';
 import type { ZapierSandbox } from '../src/testing/zapier-sandbox.js';
 
-const pgSkip = await postgresSkipReason();
+const skips = await engineSkipReasons();
 
-for (const engine of ['sqlite', 'postgres'] as Engine[]) {
-  describe(`poller shutdown (${engine})`, { skip: engine === 'postgres' && pgSkip }, () => {
+for (const engine of ['sqlite', 'postgres', 'mariadb'] as Engine[]) {
+  describe(`poller shutdown (${engine})`, { skip: skips[engine] }, () => {
     let seq = 0;
     const cleanups: Array<() => Promise<void> | void> = [];
     afterEach(async () => {

@@ -15,6 +15,7 @@ export const PEER_EVENTS = { completed: 'peer.run.completed', failed: 'peer.run.
 @Injectable()
 export class PeerCallbackService implements OnModuleInit {
   private readonly postgres: boolean;
+  private readonly sqlite: boolean;
 
   constructor(
     @InjectRepository(PeerRun) private readonly runs: Repository<PeerRun>,
@@ -22,11 +23,12 @@ export class PeerCallbackService implements OnModuleInit {
     private readonly events: EventEmitter2,
   ) {
     this.postgres = dataSource.options.type === 'postgres';
+    this.sqlite = dataSource.options.type === 'better-sqlite3';
   }
 
   /** Same durability as the module: better-sqlite3 in WAL mode defaults to synchronous=NORMAL. */
   async onModuleInit(): Promise<void> {
-    if (!this.postgres) await this.dataSource.query('PRAGMA synchronous = FULL');
+    if (this.sqlite) await this.dataSource.query('PRAGMA synchronous = FULL');
   }
 
   async receive(body: PeerCallbackDto): Promise<{ runId: string; duplicate: boolean }> {
@@ -50,10 +52,10 @@ export class PeerCallbackService implements OnModuleInit {
   }
 
   /**
-   * `INSERT ... ON CONFLICT DO NOTHING`, telling whether the row was new: PostgreSQL through
-   * `RETURNING` (TypeORM's `raw` lists the inserted rows), SQLite through the changes count
-   * (TypeORM's better-sqlite3 driver supports no `RETURNING`, and its `InsertResult` looks the
-   * same for an ignored row).
+   * `INSERT ... ON CONFLICT DO NOTHING` (`INSERT IGNORE` on MariaDB), telling whether the row was
+   * new: PostgreSQL through `RETURNING` (TypeORM's `raw` lists the inserted rows), SQLite and
+   * MariaDB through the affected-rows count (no `RETURNING` there, and TypeORM's `InsertResult`
+   * looks the same for an ignored row).
    */
   private async insertOrIgnore(row: PeerRun): Promise<boolean> {
     const insert = this.runs.createQueryBuilder().insert().into(PeerRun).values(row).orIgnore();

@@ -1,6 +1,8 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { TypeOrmModuleOptions } from '@nestjs/typeorm';
+import mysql from 'mysql2/promise';
 import pg from 'pg';
 import type { BenchDatabase, DatabaseName } from './bench-messages.js';
 
@@ -9,6 +11,48 @@ export const POSTGRES_ADMIN_URL =
   process.env.BENCH_POSTGRES_URL ??
   process.env.TEST_POSTGRES_URL ??
   'postgres://postgres@127.0.0.1:5432/postgres';
+
+/** Where the benchmark finds MariaDB (same variable as the tests, or its own). */
+export const MARIADB_ADMIN_URL =
+  process.env.BENCH_MARIADB_URL ?? process.env.TEST_MARIADB_URL ?? 'mysql://root@127.0.0.1:3306';
+
+/**
+ * The same connection settings for the peer and the module: WAL on SQLite, the drivers' own
+ * pools of 10 on the servers.
+ */
+export function typeormOptions(database: BenchDatabase): TypeOrmModuleOptions {
+  if (database.type === 'sqlite') {
+    return { type: 'better-sqlite3', database: database.file, enableWAL: true };
+  }
+  return { type: database.type, url: database.url };
+}
+
+/** Whether MariaDB answers, and its version (`SELECT VERSION()`). */
+export async function mariadbVersion(): Promise<string | null> {
+  try {
+    const connection = await mysql.createConnection({
+      uri: MARIADB_ADMIN_URL,
+      connectTimeout: 2000,
+    });
+    try {
+      const [rows] = await connection.query<mysql.RowDataPacket[]>('SELECT VERSION() AS v');
+      return String(rows[0]?.v ?? 'unknown');
+    } finally {
+      await connection.end();
+    }
+  } catch {
+    return null;
+  }
+}
+
+async function mariadbAdmin(sql: string): Promise<void> {
+  const connection = await mysql.createConnection({ uri: MARIADB_ADMIN_URL });
+  try {
+    await connection.query(sql);
+  } finally {
+    await connection.end();
+  }
+}
 
 /** Whether PostgreSQL answers, and its version. */
 export async function postgresVersion(): Promise<string | null> {
@@ -69,6 +113,16 @@ export async function freshBenchDatabase(
     };
   }
   const database = `nestjs_zapier_bench_${name}`.replace(/[^a-z0-9_]/gi, '_').toLowerCase();
+  if (engine === 'mariadb') {
+    await mariadbAdmin(`DROP DATABASE IF EXISTS \`${database}\``);
+    await mariadbAdmin(`CREATE DATABASE \`${database}\``);
+    const url = new URL(MARIADB_ADMIN_URL);
+    url.pathname = `/${database}`;
+    return {
+      database: { type: 'mariadb', url: url.toString() },
+      drop: () => mariadbAdmin(`DROP DATABASE IF EXISTS \`${database}\``),
+    };
+  }
   await admin(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
   await admin(`CREATE DATABASE "${database}"`);
   const url = new URL(POSTGRES_ADMIN_URL);

@@ -1,10 +1,11 @@
 /** What one benchmark server process is: which receiver, on which adapter and database. */
 export type ServerKind = 'ceiling' | 'peer' | 'zapier';
 export type AdapterName = 'express' | 'fastify';
-export type DatabaseName = 'sqlite' | 'postgres';
+export type DatabaseName = 'sqlite' | 'postgres' | 'mariadb';
 
-/** TypeORM connection of a server: a SQLite file or a PostgreSQL URL. */
-export type BenchDatabase = { type: 'sqlite'; file: string } | { type: 'postgres'; url: string };
+/** TypeORM connection of a server: a SQLite file, or a PostgreSQL or MariaDB URL. */
+export type BenchDatabase =
+  { type: 'sqlite'; file: string } | { type: 'postgres' | 'mariadb'; url: string };
 
 /** The server process's only argument (JSON). */
 export interface ServerSpec {

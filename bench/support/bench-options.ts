@@ -32,11 +32,12 @@ export interface BenchOptions {
 export const HELP = `npm run bench [-- flags]
 
 Callback throughput (ceiling / straightforward peer / ZapierModule, on Express and Fastify,
-SQLite and PostgreSQL), the memory check, the poller benchmark and the hostile-traffic
+SQLite, PostgreSQL and MariaDB), the memory check, the poller benchmark and the hostile-traffic
 scenario, in one run.
 
   --only express-sqlite,...   adapter-database pairs of the matrix
-                              (default: all four; PostgreSQL ones only when it answers)
+                              (default: all six; PostgreSQL and MariaDB ones only when
+                              they answer)
   --servers ceiling,peer,zapier
   --rounds N                  measured rounds per server (default 3)
   --seconds S                 length of a round (default 5)
@@ -53,7 +54,7 @@ scenario, in one run.
   --memory-config PAIR        pair of the memory check (default fastify-sqlite)
   --poller-seconds S          poller measurement (default 60)
   --poller-budget N           polling.maxRequestsPerMinute = sandbox limit (default 600)
-  --poller-db sqlite|postgres (default sqlite)
+  --poller-db sqlite|postgres|mariadb (default sqlite)
   --hostile-config PAIR,...   ZapierModule servers of the hostile scenario
                               (default fastify-sqlite,express-sqlite)
   --hostile-seconds S         length of its rounds: 2 unflooded, 2 flooded (default 6)
@@ -63,15 +64,17 @@ scenario, in one run.
 `;
 
 const ADAPTERS: readonly AdapterName[] = ['express', 'fastify'];
-const DATABASES: readonly DatabaseName[] = ['sqlite', 'postgres'];
+const DATABASES: readonly DatabaseName[] = ['sqlite', 'postgres', 'mariadb'];
 const KINDS: readonly ServerKind[] = ['ceiling', 'peer', 'zapier'];
 
 export function parsePair(text: string): Pair {
   const [adapter, database] = text.trim().toLowerCase().split('-') as [AdapterName, DatabaseName];
-  const alias: Record<string, DatabaseName> = { pg: 'postgres' };
+  const alias: Record<string, DatabaseName> = { pg: 'postgres', mysql: 'mariadb' };
   const db = alias[database] ?? database;
   if (!ADAPTERS.includes(adapter) || !DATABASES.includes(db)) {
-    throw new Error(`"${text}" is not a pair like express-sqlite or fastify-postgres.`);
+    throw new Error(
+      `"${text}" is not a pair like express-sqlite, fastify-postgres or express-mariadb.`,
+    );
   }
   return { adapter, database: db };
 }
@@ -209,7 +212,9 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | null {
   }
   if (values['poller-db'] !== undefined) {
     const database = values['poller-db'] as DatabaseName;
-    if (!DATABASES.includes(database)) throw new Error('--poller-db takes sqlite or postgres.');
+    if (!DATABASES.includes(database)) {
+      throw new Error('--poller-db takes sqlite, postgres or mariadb.');
+    }
     options.poller.database = database;
   }
   if (values['hostile-config'] !== undefined) {

@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
+import { migratedDataSource } from '../../test/support/data-sources.js';
+import { mariadbSkipReason } from '../../test/support/mariadb.js';
 import { ZapierWriteQueueFullError } from '../errors/zapier-storage.errors.js';
 import { GroupCommit } from './group-commit.js';
+import { ZapierRunIntake } from './run-intake.repository.js';
+import { refusedValue } from './sql/sql-refusals.js';
+import { ZapierSql } from './sql/zapier-sql.js';
+import type { TerminalResult } from './stored-run.js';
+
+const mariadbSkip = await mariadbSkipReason();
 
 /** A write that refuses any batch holding a negative item, like a database refusing a value. */
 class RefusedValue extends Error {}
@@ -191,5 +199,67 @@ describe('GroupCommit', () => {
     const fits = [20, 20].map((item) => heavy.submit(item));
     await assert.rejects(heavy.submit(1), ZapierWriteQueueFullError);
     assert.deepEqual(await Promise.all(fits), [20, 20]);
+  });
+});
+
+describe('GroupCommit over the run intake on MariaDB', { skip: mariadbSkip }, () => {
+  let database: Awaited<ReturnType<typeof migratedDataSource>>;
+  before(async () => {
+    database = await migratedDataSource('mariadb', 'group_commit_spec');
+  });
+  after(() => database?.close());
+
+  it('writes a batch the server refuses for one run id again in halves: only that result fails, its neighbours commit', async () => {
+    const intake = new ZapierRunIntake(new ZapierSql(database.dataSource));
+    const batches: number[] = [];
+    const commit = new GroupCommit<TerminalResult, boolean>(
+      async (items) => {
+        batches.push(items.length);
+        const changed = await intake.storeTerminal(
+          items,
+          { now: 1, instanceId: null, claimUntil: null },
+          'default',
+        );
+        return items.map((item) => changed.has(item.runId));
+      },
+      {
+        maxConcurrent: 1,
+        maxItems: 100,
+        maxWeight: 1e9,
+        weight: () => 1,
+        isolate: (error) => refusedValue(error) !== undefined,
+      },
+    );
+    const result = (runId: string): TerminalResult => ({
+      runId,
+      status: 'success',
+      results: [],
+      errors: [],
+      rawPayload: '{}',
+      source: 'callback',
+      receivedAt: 1,
+    });
+    // Longer than the column's 255 characters: strict mode refuses it (ER_DATA_TOO_LONG).
+    const culprit = `arun_${'x'.repeat(300)}`;
+    const ids = Array.from({ length: 8 }, (_, i) => `arun_gc_${i}`);
+    const items = [...ids.slice(0, 5), culprit, ...ids.slice(5)].map(result);
+    const outcomes = await Promise.allSettled(items.map((item) => commit.submit(item)));
+
+    outcomes.forEach((outcome, i) => {
+      if (items[i].runId !== culprit) {
+        assert.deepEqual(outcome, { status: 'fulfilled', value: true });
+        return;
+      }
+      assert.ok(outcome.status === 'rejected');
+      assert.match(String(refusedValue(outcome.reason)), /ER_DATA_TOO_LONG/);
+    });
+    assert.equal(batches[0], items.length, 'all in one batch first');
+    const stored = await database.dataSource.query<Array<{ run_id: string }>>(
+      'SELECT run_id FROM zapier_action_runs ORDER BY run_id',
+    );
+    assert.deepEqual(
+      stored.map((row) => row.run_id),
+      [...ids].sort(),
+    );
   });
 });

@@ -75,14 +75,15 @@ export class ZapierOutbox {
   }
 
   /**
-   * The delivery columns of a run that `ZapierClient` just recorded (`r` is the stored row): a
-   * delivery held back for this run's metadata is released now.
+   * The delivery columns of a run that `ZapierClient` just recorded, for the update of the row
+   * stored already: a delivery held back for this run's metadata is released now.
    */
   static releasedOnSubmit(now: string): SqlAssignments {
+    const r = (column: string) => `${RUNS}.${column}`;
     return [
       [
         'delivery_next_at',
-        `CASE WHEN r.delivery_state = 'pending' AND r.delivery_claimed_by IS NULL THEN ${now} ELSE r.delivery_next_at END`,
+        `CASE WHEN ${r('delivery_state')} = 'pending' AND ${r('delivery_claimed_by')} IS NULL THEN ${now} ELSE ${r('delivery_next_at')} END`,
       ],
     ];
   }
@@ -130,26 +131,31 @@ export class ZapierOutbox {
     const lim = p.add(limit, 'integer');
     const spent = `delivery_attempts >= ${p.add(maxAttempts, 'integer')}`;
     const interrupted = p.add(ZapierMessages.deliveryInterrupted());
-    // MATERIALIZED: PostgreSQL may rescan an `IN (SELECT ... LIMIT n)` sub-select once per outer
-    // row (a nested-loop semi join), each rescan picking other rows, so it would claim more rows
-    // than asked for; they would sit claimed for a whole lease.
-    const sql = `
-WITH due AS MATERIALIZED (
-  SELECT run_id FROM ${RUNS}
-  WHERE delivery_state = 'pending' AND delivery_next_at <= ${now}
-    AND (delivery_claim_until IS NULL OR delivery_claim_until < ${now})
-  ORDER BY delivery_next_at LIMIT ${lim}${this.sql.dialect.skipLocked})
-UPDATE ${RUNS} SET
-  delivery_state = CASE WHEN ${spent} THEN 'parked' ELSE 'pending' END,
-  delivery_attempts = CASE WHEN ${spent} THEN delivery_attempts ELSE delivery_attempts + 1 END,
-  delivery_claimed_by = CASE WHEN ${spent} THEN NULL ELSE ${me} END,
-  delivery_claim_until = CASE WHEN ${spent} THEN NULL ELSE ${until} END,
-  delivery_last_error = CASE WHEN ${spent} AND delivery_claimed_by IS NOT NULL
-    THEN ${interrupted} ELSE delivery_last_error END
-WHERE run_id IN (SELECT run_id FROM due)
-  AND delivery_state = 'pending' AND (delivery_claim_until IS NULL OR delivery_claim_until < ${now})
-RETURNING ${DELIVERABLE_COLUMNS}, delivery_state`;
-    return (await this.sql.query(sql, p)).map((row) => ({
+    const unclaimed = `(delivery_claim_until IS NULL OR delivery_claim_until < ${now})`;
+    const rows = await this.sql.update(
+      {
+        table: RUNS,
+        key: 'run_id',
+        where: `delivery_state = 'pending' AND delivery_next_at <= ${now} AND ${unclaimed}`,
+        pick: { orderBy: 'delivery_next_at', limit: lim, index: 'IDX_zapier_action_runs_delivery' },
+        set: [
+          ['delivery_state', `CASE WHEN ${spent} THEN 'parked' ELSE 'pending' END`],
+          [
+            'delivery_attempts',
+            `CASE WHEN ${spent} THEN delivery_attempts ELSE delivery_attempts + 1 END`,
+          ],
+          ['delivery_claimed_by', `CASE WHEN ${spent} THEN NULL ELSE ${me} END`],
+          ['delivery_claim_until', `CASE WHEN ${spent} THEN NULL ELSE ${until} END`],
+          [
+            'delivery_last_error',
+            `CASE WHEN ${spent} AND delivery_claimed_by IS NOT NULL THEN ${interrupted} ELSE delivery_last_error END`,
+          ],
+        ],
+        returning: `${DELIVERABLE_COLUMNS}, delivery_state`,
+      },
+      p,
+    );
+    return rows.map((row) => ({
       ...ZapierOutbox.toDeliverable(row),
       parked: row.delivery_state === 'parked',
     }));
@@ -175,12 +181,24 @@ WHERE run_id IN ${p.list(runIds)} AND delivery_claimed_by = ${p.add(instanceId)}
   ): Promise<Set<string>> {
     if (runIds.length === 0) return new Set();
     const p = new SqlParams();
-    const rows = await this.sql.query(
-      `UPDATE ${RUNS} SET delivery_state = 'delivered', delivered_at = ${p.add(now, 'bigint')},
-  delivery_last_error = NULL, delivery_claimed_by = NULL, delivery_claim_until = NULL
-WHERE run_id IN ${p.list(runIds)} AND delivery_claimed_by = ${p.add(instanceId)}
-  AND delivery_state = 'pending'
-RETURNING run_id`,
+    const rows = await this.sql.update(
+      {
+        table: RUNS,
+        key: 'run_id',
+        where: `run_id IN ${p.list(runIds)} AND delivery_claimed_by = ${p.add(instanceId)}
+  AND delivery_state = 'pending'`,
+        set: [
+          ['delivery_state', `'delivered'`],
+          ['delivered_at', p.add(now, 'bigint')],
+          // Nothing is next: and on MySQL, whose indexes have no WHERE, the delivery index then
+          // holds no delivered run in the range the sweep reads (NULLs sort before it).
+          ['delivery_next_at', 'NULL'],
+          ['delivery_last_error', 'NULL'],
+          ['delivery_claimed_by', 'NULL'],
+          ['delivery_claim_until', 'NULL'],
+        ],
+        returning: 'run_id',
+      },
       p,
     );
     return new Set(rows.map((row) => String(row.run_id)));
@@ -224,11 +242,15 @@ WHERE run_id IN ${p.list(runIds)} AND delivery_claimed_by = ${p.add(instanceId)}
   async releaseHeld(now: number): Promise<number> {
     const p = new SqlParams();
     const at = p.add(now, 'bigint');
-    const released = await this.sql.query(
-      `UPDATE ${RUNS} SET delivery_next_at = ${at}
-WHERE delivery_state = 'pending' AND delivery_next_at > ${at}
-  AND delivery_claimed_by IS NULL AND delivery_attempts = 0
-RETURNING run_id`,
+    const released = await this.sql.update(
+      {
+        table: RUNS,
+        key: 'run_id',
+        where: `delivery_state = 'pending' AND delivery_next_at > ${at}
+  AND delivery_claimed_by IS NULL AND delivery_attempts = 0`,
+        set: [['delivery_next_at', at]],
+        returning: 'run_id',
+      },
       p,
     );
     return released.length;
@@ -237,12 +259,21 @@ RETURNING run_id`,
   /** Puts a parked (or delivered) run back in the queue, from attempt 1. */
   async requeue(runId: string, now: number): Promise<boolean> {
     const p = new SqlParams();
-    const rows = await this.sql.query(
-      `UPDATE ${RUNS} SET delivery_state = 'pending', delivery_attempts = 0,
-  delivery_next_at = ${p.add(now, 'bigint')}, delivery_claimed_by = NULL,
-  delivery_claim_until = NULL, delivery_last_error = NULL
-WHERE run_id = ${p.add(runId)} AND delivery_state IN ('parked', 'delivered')
-RETURNING run_id`,
+    const rows = await this.sql.update(
+      {
+        table: RUNS,
+        key: 'run_id',
+        where: `run_id = ${p.add(runId)} AND delivery_state IN ('parked', 'delivered')`,
+        set: [
+          ['delivery_state', `'pending'`],
+          ['delivery_attempts', '0'],
+          ['delivery_next_at', p.add(now, 'bigint')],
+          ['delivery_claimed_by', 'NULL'],
+          ['delivery_claim_until', 'NULL'],
+          ['delivery_last_error', 'NULL'],
+        ],
+        returning: 'run_id',
+      },
       p,
     );
     return rows.length > 0;

@@ -8,7 +8,7 @@ const RUNS = 'zapier_action_runs';
 
 /**
  * The poller's work queue: the `poll_*` columns of pending runs. A run is claimed by one instance
- * at a time with a guarded UPDATE (and SKIP LOCKED on PostgreSQL), held by a lease the instance
+ * at a time with a guarded UPDATE (and SKIP LOCKED on PostgreSQL and MySQL), held by a lease the instance
  * renews while it works, and rescheduled (which releases it) once read.
  */
 @Injectable()
@@ -37,18 +37,21 @@ export class ZapierPollQueue {
     const until = p.add(claim.claimUntil, 'bigint');
     const now = p.add(claim.now, 'bigint');
     const lim = p.add(limit, 'integer');
-    // MATERIALIZED: see ZapierOutbox.claimDue.
-    const sql = `
-WITH due AS MATERIALIZED (
-  SELECT run_id FROM ${RUNS}
-  WHERE status = 'pending' AND poll_next_at <= ${now}
-    AND (poll_claim_until IS NULL OR poll_claim_until < ${now})
-  ORDER BY poll_next_at LIMIT ${lim}${this.sql.dialect.skipLocked})
-UPDATE ${RUNS} SET poll_claimed_by = ${me}, poll_claim_until = ${until}
-WHERE run_id IN (SELECT run_id FROM due)
-  AND status = 'pending' AND (poll_claim_until IS NULL OR poll_claim_until < ${now})
-RETURNING run_id, submitted_at, created_at, poll_attempts`;
-    const rows = await this.sql.query(sql, p);
+    const rows = await this.sql.update(
+      {
+        table: RUNS,
+        key: 'run_id',
+        where: `status = 'pending' AND poll_next_at <= ${now}
+  AND (poll_claim_until IS NULL OR poll_claim_until < ${now})`,
+        pick: { orderBy: 'poll_next_at', limit: lim, index: 'IDX_zapier_action_runs_poll' },
+        set: [
+          ['poll_claimed_by', me],
+          ['poll_claim_until', until],
+        ],
+        returning: 'run_id, submitted_at, created_at, poll_attempts',
+      },
+      p,
+    );
     return rows.map((row) => ({
       runId: String(row.run_id),
       submittedAt: sqlValue.numberOrNull(row.submitted_at),
@@ -97,11 +100,19 @@ WHERE run_id = ${p.add(runId)} AND status = 'pending' AND poll_claimed_by = ${p.
   async unpark(runId: string, now: number): Promise<boolean> {
     const p = new SqlParams();
     const at = p.add(now, 'bigint');
-    const rows = await this.sql.query(
-      `UPDATE ${RUNS} SET poll_next_at = ${at}, poll_attempts = 0, poll_last_error = NULL,
-  updated_at = ${at}
-WHERE run_id = ${p.add(runId)} AND status = 'pending' AND poll_next_at IS NULL
-RETURNING run_id`,
+    const rows = await this.sql.update(
+      {
+        table: RUNS,
+        key: 'run_id',
+        where: `run_id = ${p.add(runId)} AND status = 'pending' AND poll_next_at IS NULL`,
+        set: [
+          ['poll_next_at', at],
+          ['poll_attempts', '0'],
+          ['poll_last_error', 'NULL'],
+          ['updated_at', at],
+        ],
+        returning: 'run_id',
+      },
       p,
     );
     return rows.length > 0;
@@ -121,9 +132,18 @@ WHERE run_id IN ${p.list(runIds)} AND poll_claimed_by = ${p.add(instanceId)} AND
   /** Releases every poll claim of this instance, so another instance can poll those runs. */
   async releaseAll(instanceId: string): Promise<void> {
     const p = new SqlParams();
-    await this.sql.query(
-      `UPDATE ${RUNS} SET poll_claimed_by = NULL, poll_claim_until = NULL
-WHERE poll_claimed_by = ${p.add(instanceId)} AND status = 'pending'`,
+    // Through `update`, which on MySQL locks first under READ COMMITTED: a plain UPDATE there
+    // would lock every row it scans (REPEATABLE READ), not only this instance's.
+    await this.sql.update(
+      {
+        table: RUNS,
+        key: 'run_id',
+        where: `poll_claimed_by = ${p.add(instanceId)} AND status = 'pending'`,
+        set: [
+          ['poll_claimed_by', 'NULL'],
+          ['poll_claim_until', 'NULL'],
+        ],
+      },
       p,
     );
   }

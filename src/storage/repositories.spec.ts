@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { DataSource } from 'typeorm';
-import { migratedDataSource, type Engine } from '../../test/support/data-sources.js';
-import { postgresSkipReason } from '../../test/support/postgres.js';
+import {
+  engineSkipReasons,
+  migratedDataSource,
+  type Engine,
+} from '../../test/support/data-sources.js';
 import { ZapierMessages } from '../zapier.messages.js';
 import type { TerminalResult } from './stored-run.js';
 import { ZapierSql } from './sql/zapier-sql.js';
@@ -28,7 +31,7 @@ function repositories(dataSource: DataSource) {
 }
 type Repositories = ReturnType<typeof repositories>;
 
-const pgSkip = await postgresSkipReason();
+const skips = await engineSkipReasons();
 const KEY = 'default';
 
 function result(runId: string, status: 'success' | 'error' = 'success'): TerminalResult {
@@ -45,8 +48,20 @@ function result(runId: string, status: 'success' | 'error' = 'success'): Termina
 
 const claim = (now: number, instanceId = 'i1') => ({ now, instanceId, claimUntil: now + 30_000 });
 
-for (const engine of ['sqlite', 'postgres'] as Engine[]) {
-  describe(`run storage on ${engine}`, { skip: engine === 'postgres' && pgSkip }, () => {
+/**
+ * What the migration creates on MySQL and MariaDB beyond what the entities can say (one column
+ * type for every database): LONGTEXT payloads, which TypeORM's diff would replace by TEXT.
+ */
+const MYSQL_WIDER_THAN_ENTITIES = [
+  'zapier_action_runs.metadata',
+  'zapier_action_runs.results',
+  'zapier_action_runs.errors',
+  'zapier_action_runs.raw_payload',
+  'zapier_callback_quarantine.raw_body',
+];
+
+for (const engine of ['sqlite', 'postgres', 'mariadb'] as Engine[]) {
+  describe(`run storage on ${engine}`, { skip: skips[engine] }, () => {
     let dataSource: DataSource;
     let close: () => Promise<void>;
     let store: Repositories;
@@ -59,10 +74,51 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
 
     it('creates by migration exactly the schema the entities describe', async () => {
       const pending = await dataSource.driver.createSchemaBuilder().log();
+      const changes = pending.upQueries.map((q) => q.query);
+      if (engine !== 'mariadb') {
+        assert.deepEqual(changes, []);
+        return;
+      }
+      // TypeORM would only replace the LONGTEXT payloads by TEXT ones (dropping them: its
+      // schema diff reads the rest exactly as the entities say).
+      const replaced = changes.map((query) => {
+        const match = /^ALTER TABLE `(\w+)` (?:DROP COLUMN|ADD) `(\w+)`( text|$)/.exec(query);
+        return match ? `${match[1]}.${match[2]}` : query;
+      });
       assert.deepEqual(
-        pending.upQueries.map((q) => q.query),
-        [],
+        replaced.sort(),
+        [...MYSQL_WIDER_THAN_ENTITIES, ...MYSQL_WIDER_THAN_ENTITIES].sort(),
       );
+      const columns = await dataSource.query<
+        Array<{ name: string; type: string; collation: string }>
+      >(
+        `SELECT CONCAT(TABLE_NAME, '.', COLUMN_NAME) AS name, COLUMN_TYPE AS type,
+  COLLATION_NAME AS collation FROM information_schema.COLUMNS
+WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE 'zapier%'
+  AND DATA_TYPE IN ('varchar', 'text', 'longtext')`,
+      );
+      for (const column of columns) {
+        assert.equal(column.collation, 'utf8mb4_nopad_bin', `${column.name}: exact comparison`);
+        const wide = MYSQL_WIDER_THAN_ENTITIES.includes(column.name);
+        if (wide) assert.equal(column.type, 'longtext', column.name);
+      }
+    });
+
+    it('tells run ids apart by case and by trailing spaces', async () => {
+      const changed = await store.intake.storeTerminal(
+        [result('arun_Case'), result('arun_case'), result('arun_case ')],
+        claim(1),
+        KEY,
+      );
+      assert.deepEqual([...changed.keys()].sort(), ['arun_Case', 'arun_case', 'arun_case ']);
+    });
+
+    it('reserves a slot within a wait only when there is one, changing nothing otherwise', async () => {
+      const key = 'within';
+      assert.equal(await store.budget.reserveSlotWithin(key, 1000, 1000, 500), 1000);
+      assert.equal(await store.budget.reserveSlotWithin(key, 1000, 1000, 500), null);
+      assert.equal((await store.budget.read(key))?.nextSlotAt, 2000);
+      assert.equal(await store.budget.reserveSlotWithin(key, 1600, 1000, 500), 2000);
     });
 
     it('stores a new terminal run once, claimed for delivery by the storing instance', async () => {
@@ -368,55 +424,59 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
   });
 }
 
-describe('run storage across two PostgreSQL connections', { skip: pgSkip }, () => {
-  let first: Awaited<ReturnType<typeof migratedDataSource>>;
-  let second: DataSource;
-  before(async () => {
-    first = await migratedDataSource('postgres', 'store_spec_cluster');
-    const { DataSource } = await import('typeorm');
-    second = new DataSource({ ...first.dataSource.options });
-    await second.initialize();
-  });
-  after(async () => {
-    await second.destroy();
-    await first.close();
-  });
+for (const engine of ['postgres', 'mariadb'] as Engine[]) {
+  describe(`run storage across two ${engine} connections`, { skip: skips[engine] }, () => {
+    let first: Awaited<ReturnType<typeof migratedDataSource>>;
+    let second: DataSource;
+    before(async () => {
+      first = await migratedDataSource(engine, 'store_spec_cluster');
+      const { DataSource } = await import('typeorm');
+      second = new DataSource({ ...first.dataSource.options });
+      await second.initialize();
+    });
+    after(async () => {
+      await second.destroy();
+      await first.close();
+    });
 
-  it('lets exactly one of 20 concurrent identical results through', async () => {
-    const stores = [repositories(first.dataSource), repositories(second)];
-    const outcomes = await Promise.all(
-      Array.from({ length: 20 }, (_, i) =>
-        stores[i % 2].intake.storeTerminal([result('same')], claim(1, `i${i}`), KEY),
-      ),
-    );
-    assert.equal(outcomes.filter((changed) => changed.has('same')).length, 1);
-  });
+    it('lets exactly one of 20 concurrent identical results through', async () => {
+      const stores = [repositories(first.dataSource), repositories(second)];
+      const outcomes = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          stores[i % 2].intake.storeTerminal([result('same')], claim(1, `i${i}`), KEY),
+        ),
+      );
+      assert.equal(outcomes.filter((changed) => changed.has('same')).length, 1);
+    });
 
-  it('gives concurrent pollers disjoint claims and concurrent budget callers distinct slots', async () => {
-    const stores = [repositories(first.dataSource), repositories(second)];
-    for (let i = 0; i < 40; i++) {
-      await stores[0].intake.recordSubmitted({
-        runId: `c${i}`,
-        action: 'a',
-        metadata: null,
-        submittedAt: 0,
-        firstPollAt: 0,
-        now: 0,
-      });
-    }
-    const claims = await Promise.all(
-      Array.from({ length: 8 }, (_, i) => stores[i % 2].polls.claimDue(claim(1, `p${i}`), 5)),
-    );
-    const ids = claims.flat().map((r) => r.runId);
-    assert.equal(new Set(ids).size, ids.length);
-    assert.equal(ids.length, 40);
+    it('gives concurrent pollers disjoint claims and concurrent budget callers distinct slots', async () => {
+      const stores = [repositories(first.dataSource), repositories(second)];
+      for (let i = 0; i < 40; i++) {
+        await stores[0].intake.recordSubmitted({
+          runId: `c${i}`,
+          action: 'a',
+          metadata: null,
+          submittedAt: 0,
+          firstPollAt: 0,
+          now: 0,
+        });
+      }
+      const claims = await Promise.all(
+        Array.from({ length: 8 }, (_, i) => stores[i % 2].polls.claimDue(claim(1, `p${i}`), 5)),
+      );
+      const ids = claims.flat().map((r) => r.runId);
+      assert.equal(new Set(ids).size, ids.length);
+      assert.equal(ids.length, 40);
 
-    const slots = await Promise.all(
-      Array.from({ length: 30 }, (_, i) => stores[i % 2].budget.reserveSlot('cluster', 1000, 100)),
-    );
-    assert.deepEqual(
-      [...slots].sort((x, y) => x - y),
-      Array.from({ length: 30 }, (_, i) => 1000 + i * 100),
-    );
+      const slots = await Promise.all(
+        Array.from({ length: 30 }, (_, i) =>
+          stores[i % 2].budget.reserveSlot('cluster', 1000, 100),
+        ),
+      );
+      assert.deepEqual(
+        [...slots].sort((x, y) => x - y),
+        Array.from({ length: 30 }, (_, i) => 1000 + i * 100),
+      );
+    });
   });
-});
+}

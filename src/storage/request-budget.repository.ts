@@ -1,8 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { SqlParams } from './sql/sql-params.js';
-import { sqlValue, ZapierSql } from './sql/zapier-sql.js';
+import { sqlValue, ZapierSql, type SqlRow } from './sql/zapier-sql.js';
 
 const BUDGET = 'zapier_api_budget';
+/** A column of the budget row as stored (in an upsert: the row already there). */
+const current = (column: string) => `${BUDGET}.${column}`;
 
 /** The shared budget row, for logs and tests. */
 export interface BudgetState {
@@ -61,31 +63,57 @@ export class ZapierBudgetRepository {
     maxWaitMs: number | null,
   ): Promise<number | null> {
     const p = new SqlParams();
+    const key = p.add(budgetKey);
     const at = p.add(now, 'bigint');
     const interval = p.add(intervalMs, 'bigint');
-    const slot = this.sql.dialect.greatest('b.next_slot_at', 'b.cooldown_until', at);
-    const within =
-      maxWaitMs === null ? '' : `\nWHERE ${slot} <= ${at} + ${p.add(maxWaitMs, 'bigint')}`;
-    const sql = `
-INSERT INTO ${BUDGET} AS b (budget_key, next_slot_at)
-VALUES (${p.add(budgetKey)}, ${at} + ${interval})
-ON CONFLICT (budget_key) DO UPDATE SET
-  next_slot_at = ${slot} + ${interval}${within}
-RETURNING next_slot_at`;
-    const [row] = await this.sql.query(sql, p);
+    const slot = this.sql.dialect.greatest(current('next_slot_at'), current('cooldown_until'), at);
+    const within = maxWaitMs === null ? null : `${slot} <= ${at} + ${p.add(maxWaitMs, 'bigint')}`;
+    let rows: SqlRow[];
+    if (this.sql.dialect.returning) {
+      rows = await this.sql.query(
+        `INSERT INTO ${BUDGET} (budget_key, next_slot_at) VALUES (${key}, ${at} + ${interval})
+${this.sql.dialect.onConflictUpdate('budget_key')} next_slot_at = ${slot} + ${interval}${
+          within === null ? '' : `\nWHERE ${within}`
+        }
+RETURNING next_slot_at`,
+        p,
+      );
+    } else {
+      // MySQL has no guarded upsert: the row is made sure of first, with the column defaults
+      // (0), from which the update writes what the insert above would (the slot `at`), then
+      // updated under its lock where the guard holds.
+      await this.ensureRow(budgetKey);
+      rows = await this.sql.update(
+        {
+          table: BUDGET,
+          key: 'budget_key',
+          where: `budget_key = ${key}${within === null ? '' : ` AND ${within}`}`,
+          set: [['next_slot_at', `${slot} + ${interval}`]],
+          returning: 'next_slot_at',
+        },
+        p,
+      );
+    }
+    const [row] = rows;
     return row ? sqlValue.number(row.next_slot_at) - intervalMs : null;
   }
 
   /** Starts (or extends) the cooldown after a 429; reserved slots move past it. */
   async startCooldown(budgetKey: string, until: number): Promise<void> {
     const p = new SqlParams();
-    await this.sql.query(
-      `INSERT INTO ${BUDGET} AS b (budget_key, cooldown_until)
-VALUES (${p.add(budgetKey)}, ${p.add(until, 'bigint')})
-ON CONFLICT (budget_key) DO UPDATE SET cooldown_until = ${this.sql.dialect.greatest(
-        'b.cooldown_until',
-        'excluded.cooldown_until',
-      )}`,
+    const { greatest, inserted } = this.sql.dialect;
+    await this.sql.upsert(
+      {
+        table: BUDGET,
+        key: 'budget_key',
+        values: [
+          ['budget_key', p.add(budgetKey)],
+          ['cooldown_until', p.add(until, 'bigint')],
+        ],
+        update: [
+          ['cooldown_until', greatest(current('cooldown_until'), inserted('cooldown_until'))],
+        ],
+      },
       p,
     );
   }
@@ -98,13 +126,26 @@ ON CONFLICT (budget_key) DO UPDATE SET cooldown_until = ${this.sql.dialect.great
     const p = new SqlParams();
     const at = p.add(now, 'bigint');
     const deadline = p.add(until, 'bigint');
-    await this.sql.query(
-      `INSERT INTO ${BUDGET} AS b (budget_key, creates_inflight, creates_inflight_until)
-VALUES (${p.add(budgetKey)}, 1, ${deadline})
-ON CONFLICT (budget_key) DO UPDATE SET
-  creates_inflight = CASE WHEN b.creates_inflight_until < ${at} THEN 1
-    ELSE b.creates_inflight + 1 END,
-  creates_inflight_until = ${this.sql.dialect.greatest('b.creates_inflight_until', deadline)}`,
+    await this.sql.upsert(
+      {
+        table: BUDGET,
+        key: 'budget_key',
+        values: [
+          ['budget_key', p.add(budgetKey)],
+          ['creates_inflight', '1'],
+          ['creates_inflight_until', deadline],
+        ],
+        update: [
+          [
+            'creates_inflight',
+            `CASE WHEN ${current('creates_inflight_until')} < ${at} THEN 1 ELSE ${current('creates_inflight')} + 1 END`,
+          ],
+          [
+            'creates_inflight_until',
+            this.sql.dialect.greatest(current('creates_inflight_until'), deadline),
+          ],
+        ],
+      },
       p,
     );
   }
@@ -112,15 +153,36 @@ ON CONFLICT (budget_key) DO UPDATE SET
   /** Records that a create call has its response; returns how many are still waiting. */
   async finishCreate(budgetKey: string): Promise<number> {
     const p = new SqlParams();
-    const [row] = await this.sql.query(
-      `UPDATE ${BUDGET} SET
-  creates_inflight = CASE WHEN creates_inflight > 0 THEN creates_inflight - 1 ELSE 0 END,
-  creates_inflight_until = CASE WHEN creates_inflight <= 1 THEN 0 ELSE creates_inflight_until END
-WHERE budget_key = ${p.add(budgetKey)}
-RETURNING creates_inflight`,
+    const [row] = await this.sql.update(
+      {
+        table: BUDGET,
+        key: 'budget_key',
+        where: `budget_key = ${p.add(budgetKey)}`,
+        set: [
+          [
+            'creates_inflight',
+            'CASE WHEN creates_inflight > 0 THEN creates_inflight - 1 ELSE 0 END',
+          ],
+          [
+            'creates_inflight_until',
+            'CASE WHEN creates_inflight <= 1 THEN 0 ELSE creates_inflight_until END',
+          ],
+        ],
+        returning: 'creates_inflight',
+      },
       p,
     );
     return row ? sqlValue.number(row.creates_inflight) : 0;
+  }
+
+  /** MySQL: creates the row with the column defaults unless it is there; changes nothing else. */
+  private async ensureRow(budgetKey: string): Promise<void> {
+    const p = new SqlParams();
+    await this.sql.query(
+      `INSERT INTO ${BUDGET} (budget_key) VALUES (${p.add(budgetKey)})
+ON DUPLICATE KEY UPDATE budget_key = budget_key`,
+      p,
+    );
   }
 
   async read(budgetKey: string): Promise<BudgetState | null> {

@@ -1,8 +1,14 @@
 import { Injectable } from '@nestjs/common';
 import type { ZapierRunStatus } from '../interfaces/action-run.interface.js';
 import { SqlParams } from './sql/sql-params.js';
-import { assignments, rowSource } from './sql/sql-columns.js';
-import { sqlValue, ZapierSql } from './sql/zapier-sql.js';
+import {
+  assignments,
+  rowSource,
+  type SqlAssignments,
+  type SqlColumnValues,
+} from './sql/sql-columns.js';
+import type { SqlQuery } from './sql/sql-writes.js';
+import { sqlValue, ZapierSql, type SqlRow } from './sql/zapier-sql.js';
 import { ZapierOutbox } from './outbox.repository.js';
 import { ZapierPollQueue } from './poll-queue.repository.js';
 import { ZapierBudgetRepository } from './request-budget.repository.js';
@@ -20,6 +26,20 @@ const RESULT_COLUMNS = {
   source: 'text',
   received_at: 'bigint',
 } as const;
+
+/** What `RESULT_COLUMNS` hold for one result. */
+const terminalRow = (r: TerminalResult): SqlColumnValues<typeof RESULT_COLUMNS> => ({
+  run_id: r.runId,
+  status: r.status,
+  results: JSON.stringify(r.results),
+  errors: JSON.stringify(r.errors),
+  raw_payload: r.rawPayload,
+  source: r.source,
+  received_at: r.receivedAt,
+});
+
+/** What a stored result answers with. */
+const TERMINAL_RETURNING = 'run_id, metadata, submitted_at, delivery_next_at';
 
 /** A run the client just created. Times are epoch milliseconds. */
 export interface SubmittedRun {
@@ -60,41 +80,9 @@ export class ZapierRunIntake {
     claim: DeliveryClaim,
     budgetKey: string,
   ): Promise<Map<string, DeliverableRun>> {
-    const p = new SqlParams();
-    const v = rowSource(
-      this.sql.dialect,
-      RESULT_COLUMNS,
-      results.map((r) => ({
-        run_id: r.runId,
-        status: r.status,
-        results: JSON.stringify(r.results),
-        errors: JSON.stringify(r.errors),
-        raw_payload: r.rawPayload,
-        source: r.source,
-        received_at: r.receivedAt,
-      })),
-      p,
-    );
-    const now = p.add(claim.now, 'bigint');
-    const budget = ZapierBudgetRepository.createsInflight(p, budgetKey);
-    const insertDelivery = ZapierOutbox.claimedUnlessHeld(p, claim, budget.heldUntil);
-    const conflictDelivery = ZapierOutbox.claimedForFirstAttempt(p, claim);
-    const sql = `
-WITH v (${v.names}) AS (${v.source})
-INSERT INTO ${RUNS} AS r (${v.names}, completed_at, created_at, updated_at,
-  ${assignments.columns(insertDelivery)})
-SELECT ${v.select('v')}, ${now}, ${now}, ${now}, ${assignments.values(insertDelivery)}
-FROM v ${budget.join}
-WHERE true
-ORDER BY v.run_id
-ON CONFLICT (run_id) DO UPDATE SET status = excluded.status, results = excluded.results,
-  errors = excluded.errors, raw_payload = excluded.raw_payload, source = excluded.source,
-  received_at = excluded.received_at, completed_at = excluded.completed_at,
-  updated_at = excluded.updated_at, ${assignments.set(ZapierPollQueue.cleared)},
-  ${assignments.set(conflictDelivery)}
-WHERE r.status = 'pending'
-RETURNING run_id, metadata, submitted_at, delivery_next_at`;
-    const rows = await this.sql.query(sql, p);
+    const rows = this.sql.dialect.returning
+      ? await this.upsertTerminal(results, claim, budgetKey)
+      : await this.sql.transaction((query) => this.lockTerminal(query, results, claim, budgetKey));
     const byId = new Map(results.map((r) => [r.runId, r]));
     const changed = new Map<string, DeliverableRun>();
     for (const row of rows) {
@@ -115,6 +103,121 @@ RETURNING run_id, metadata, submitted_at, delivery_next_at`;
       });
     }
     return changed;
+  }
+
+  /** `storeTerminal` as one statement: an upsert guarded by `status = 'pending'`, RETURNING. */
+  private upsertTerminal(
+    results: readonly TerminalResult[],
+    claim: DeliveryClaim,
+    budgetKey: string,
+  ): Promise<SqlRow[]> {
+    const p = new SqlParams();
+    const v = rowSource(this.sql.dialect, RESULT_COLUMNS, results.map(terminalRow), p);
+    const now = p.add(claim.now, 'bigint');
+    const budget = ZapierBudgetRepository.createsInflight(p, budgetKey);
+    const insertDelivery = ZapierOutbox.claimedUnlessHeld(p, claim, budget.heldUntil);
+    const conflictDelivery = ZapierOutbox.claimedForFirstAttempt(p, claim);
+    const sql = `
+WITH v (${v.names}) AS (${v.source})
+INSERT INTO ${RUNS} AS r (${v.names}, completed_at, created_at, updated_at,
+  ${assignments.columns(insertDelivery)})
+SELECT ${v.select('v')}, ${now}, ${now}, ${now}, ${assignments.values(insertDelivery)}
+FROM v ${budget.join}
+WHERE true
+ORDER BY v.run_id
+ON CONFLICT (run_id) DO UPDATE SET status = excluded.status, results = excluded.results,
+  errors = excluded.errors, raw_payload = excluded.raw_payload, source = excluded.source,
+  received_at = excluded.received_at, completed_at = excluded.completed_at,
+  updated_at = excluded.updated_at, ${assignments.set(ZapierPollQueue.cleared)},
+  ${assignments.set(conflictDelivery)}
+WHERE r.status = 'pending'
+RETURNING ${TERMINAL_RETURNING}`;
+    return this.sql.query(sql, p);
+  }
+
+  /**
+   * `storeTerminal` as one short transaction, for MySQL (no `RETURNING`, no guarded upsert):
+   * first every run gets a row, locked by this transaction (a run not stored yet is inserted as
+   * an `intake` placeholder that nobody else ever sees, since it is replaced before the commit);
+   * then the rows that are placeholders or pending are read and written, and read back. Inserting
+   * first rather than looking first is what makes it safe: two batches sharing a new run cannot
+   * both find it missing, the second waits for the first's row lock and then finds it terminal.
+   */
+  private async lockTerminal(
+    query: SqlQuery,
+    results: readonly TerminalResult[],
+    claim: DeliveryClaim,
+    budgetKey: string,
+  ): Promise<SqlRow[]> {
+    const p = new SqlParams();
+    // Run id order, the order every statement locks rows in, as the upsert's ORDER BY.
+    const sorted = [...results].sort((a, b) =>
+      a.runId < b.runId ? -1 : a.runId > b.runId ? 1 : 0,
+    );
+    const now = p.add(claim.now, 'bigint');
+    const placeholders = sorted.map((r) => `(${p.add(r.runId)}, 'intake', ${now}, ${now})`);
+    await query(
+      `INSERT INTO ${RUNS} (run_id, status, created_at, updated_at) VALUES ${placeholders.join(', ')}
+ON DUPLICATE KEY UPDATE run_id = run_id`,
+      p,
+    );
+    const budget = ZapierBudgetRepository.createsInflight(p, budgetKey);
+    const found = await query(
+      `SELECT r.run_id, r.status, ${budget.heldUntil} AS held_until FROM ${RUNS} r ${budget.join}
+WHERE r.run_id IN ${p.list(sorted.map((r) => r.runId))}`,
+      p,
+    );
+    const statusOf = new Map(found.map((row) => [String(row.run_id), String(row.status)]));
+    const heldUntil = p.add(sqlValue.number(found[0]?.held_until ?? 0), 'bigint');
+    const fresh = sorted.filter((r) => statusOf.get(r.runId) === 'intake');
+    const pending = sorted.filter((r) => statusOf.get(r.runId) === 'pending');
+    // The same columns as the upsert's two branches: a new run waits while a create call may
+    // still bring its metadata; a pending one was recorded, so its delivery is due now.
+    const hold = ZapierOutbox.claimedUnlessHeld(p, claim, heldUntil);
+    await this.writeTerminal(query, p, fresh, now, hold);
+    await this.writeTerminal(query, p, pending, now, ZapierOutbox.claimedForFirstAttempt(p, claim));
+    const written = [...fresh, ...pending];
+    if (written.length === 0) return [];
+    return query(
+      `SELECT ${TERMINAL_RETURNING} FROM ${RUNS}
+WHERE run_id IN ${p.list(written.map((r) => r.runId))}`,
+      p,
+    );
+  }
+
+  /**
+   * Writes terminal results into rows this transaction holds, all in one statement: an INSERT
+   * whose every row is already there, so each takes the ON DUPLICATE KEY UPDATE branch (MySQL's
+   * way of updating many rows with a value of their own each).
+   */
+  private async writeTerminal(
+    query: SqlQuery,
+    p: SqlParams,
+    results: readonly TerminalResult[],
+    now: string,
+    delivery: SqlAssignments,
+  ): Promise<void> {
+    if (results.length === 0) return;
+    const columns = Object.keys(RESULT_COLUMNS) as Array<keyof typeof RESULT_COLUMNS>;
+    const rows = results.map((r) => {
+      const row = terminalRow(r);
+      const values = columns.map((column) => p.add(row[column], RESULT_COLUMNS[column]));
+      return `(${values.join(', ')}, ${now}, ${now}, ${now})`;
+    });
+    const inserted = (column: string) => [column, this.sql.dialect.inserted(column)] as const;
+    const set = assignments.set([
+      ...columns.filter((column) => column !== 'run_id').map(inserted),
+      inserted('completed_at'),
+      inserted('updated_at'),
+      ...ZapierPollQueue.cleared,
+      ...delivery,
+    ]);
+    await query(
+      `INSERT INTO ${RUNS} (${columns.join(', ')}, completed_at, created_at, updated_at)
+VALUES ${rows.join(', ')}
+ON DUPLICATE KEY UPDATE ${set}`,
+      p,
+    );
   }
 
   /** Statuses of the given runs, for telling a duplicate from a conflicting outcome. */
@@ -140,21 +243,34 @@ RETURNING run_id, metadata, submitted_at, delivery_next_at`;
     const p = new SqlParams();
     const metadata = run.metadata === null ? null : JSON.stringify(run.metadata);
     const now = p.add(run.now, 'bigint');
-    const poll = ZapierPollQueue.firstPollAt(p, run.firstPollAt);
-    const sql = `
-INSERT INTO ${RUNS} AS r (run_id, status, action, metadata, submitted_at, created_at, updated_at,
-  ${assignments.columns(poll)}, delivery_state)
-VALUES (${p.add(run.runId)}, 'pending', ${p.add(run.action)}, ${p.add(metadata)}, ${p.add(
-      run.submittedAt,
-      'bigint',
-    )}, ${now}, ${now}, ${assignments.values(poll)}, 'none')
-ON CONFLICT (run_id) DO UPDATE SET action = COALESCE(r.action, excluded.action),
-  metadata = COALESCE(r.metadata, excluded.metadata),
-  submitted_at = COALESCE(r.submitted_at, excluded.submitted_at),
-  updated_at = excluded.updated_at,
-  ${assignments.set(ZapierOutbox.releasedOnSubmit('excluded.updated_at'))}
-RETURNING status, delivery_state, delivery_claimed_by`;
-    const [row] = await this.sql.query(sql, p);
+    const { inserted } = this.sql.dialect;
+    const stored = (column: string) => `COALESCE(${RUNS}.${column}, ${inserted(column)})`;
+    const [row] = await this.sql.upsert(
+      {
+        table: RUNS,
+        key: 'run_id',
+        values: [
+          ['run_id', p.add(run.runId)],
+          ['status', `'pending'`],
+          ['action', p.add(run.action)],
+          ['metadata', p.add(metadata)],
+          ['submitted_at', p.add(run.submittedAt, 'bigint')],
+          ['created_at', now],
+          ['updated_at', now],
+          ...ZapierPollQueue.firstPollAt(p, run.firstPollAt),
+          ['delivery_state', `'none'`],
+        ],
+        update: [
+          ['action', stored('action')],
+          ['metadata', stored('metadata')],
+          ['submitted_at', stored('submitted_at')],
+          ['updated_at', inserted('updated_at')],
+          ...ZapierOutbox.releasedOnSubmit(inserted('updated_at')),
+        ],
+        returning: 'status, delivery_state, delivery_claimed_by',
+      },
+      p,
+    );
     return {
       status: row.status as ZapierRunStatus,
       deliveryReleased: ZapierOutbox.isReleased(row),
@@ -173,26 +289,31 @@ RETURNING status, delivery_state, delivery_claimed_by`;
     if ('runIds' in target && target.runIds.length === 0) return [];
     const p = new SqlParams();
     const now = p.add(claim.now, 'bigint');
-    const set = assignments.set([
+    const set: SqlAssignments = [
       ['status', `'expired'`],
       ['expired_reason', p.add(reason)],
       ['completed_at', now],
       ['updated_at', now],
       ...ZapierPollQueue.cleared,
       ...ZapierOutbox.claimedForFirstAttempt(p, claim),
-    ]);
-    // MATERIALIZED: see ZapierOutbox.claimDue.
-    const due =
+    ];
+    const rows = await this.sql.update(
       'runIds' in target
-        ? `SELECT run_id FROM ${RUNS} WHERE run_id IN ${p.list(target.runIds)}`
-        : `SELECT run_id FROM ${RUNS} WHERE status = 'pending' AND created_at < ${p.add(
-            target.createdBefore,
-            'bigint',
-          )} ORDER BY created_at LIMIT ${p.add(target.limit, 'integer')}${this.sql.dialect.skipLocked}`;
-    const rows = await this.sql.query(
-      `WITH due AS MATERIALIZED (${due})
-UPDATE ${RUNS} SET ${set} WHERE run_id IN (SELECT run_id FROM due) AND status = 'pending'
-RETURNING ${ZapierOutbox.returning}`,
+        ? {
+            table: RUNS,
+            key: 'run_id',
+            where: `run_id IN ${p.list(target.runIds)} AND status = 'pending'`,
+            set,
+            returning: ZapierOutbox.returning,
+          }
+        : {
+            table: RUNS,
+            key: 'run_id',
+            where: `status = 'pending' AND created_at < ${p.add(target.createdBefore, 'bigint')}`,
+            pick: { orderBy: 'created_at', limit: p.add(target.limit, 'integer') },
+            set,
+            returning: ZapierOutbox.returning,
+          },
       p,
     );
     return rows.map((row) => ZapierOutbox.toDeliverable(row));

@@ -1,9 +1,11 @@
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
-import { ZAPIER_DATA_SOURCE_NAME } from '../zapier.constants.js';
+import { ZAPIER_DATA_SOURCE_NAME, ZAPIER_OPTIONS } from '../zapier.constants.js';
+import type { ResolvedZapierOptions } from '../options/resolve-zapier-options.js';
 import { ZapierConfigurationError } from '../errors/zapier-configuration.error.js';
 import { ZapierMessages } from '../zapier.messages.js';
 import { ZapierSql } from './sql/zapier-sql.js';
 import { ZAPIER_ENTITIES } from './zapier-storage.entities.js';
+import { inspectMysqlStorage } from './mysql-storage.check.js';
 
 const SQLITE_FULL = 2;
 /** Whether a driver's error says a table does not exist (SQLite, PostgreSQL or MySQL wording). */
@@ -12,7 +14,8 @@ export const isMissingTable = (message: string): boolean =>
 
 /**
  * Checks at startup what would otherwise fail on the first callback: every entity is known to
- * the data source, every table exists, and SQLite commits are durable.
+ * the data source, every table exists, SQLite commits are durable, and a MySQL or MariaDB server
+ * and the tables on it can keep the module's guarantees.
  */
 @Injectable()
 export class ZapierStorageCheck implements OnModuleInit {
@@ -21,6 +24,7 @@ export class ZapierStorageCheck implements OnModuleInit {
   constructor(
     private readonly sql: ZapierSql,
     @Inject(ZAPIER_DATA_SOURCE_NAME) private readonly dataSourceName: string,
+    @Inject(ZAPIER_OPTIONS) private readonly options: ResolvedZapierOptions,
   ) {}
 
   async onModuleInit(): Promise<void> {
@@ -52,6 +56,16 @@ export class ZapierStorageCheck implements OnModuleInit {
       }
     }
     if (this.sql.dialect.kind === 'sqlite') await this.makeSqliteDurable();
+    if (this.sql.dialect.kind === 'mysql') await this.checkMysql();
+  }
+
+  private async checkMysql(): Promise<void> {
+    const { errors, warnings } = await inspectMysqlStorage(
+      this.sql.dataSource,
+      this.options.callbackBodyLimit,
+    );
+    if (errors.length > 0) throw new ZapierConfigurationError(errors.join(' '));
+    for (const warning of warnings) this.logger.warn(warning);
   }
 
   /**

@@ -2,7 +2,8 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { EventEmitterModule } from '@nestjs/event-emitter';
 import { ScheduleModule } from '@nestjs/schedule';
 import { TypeOrmModule, type TypeOrmModuleOptions } from '@nestjs/typeorm';
-import { ZapierModule } from '../../src/index.js';
+import { ZAPIER_MIGRATIONS, ZapierModule } from '../../src/index.js';
+import type { DemoDatabase } from './options.js';
 import { DemoListener } from './demo-listener.service.js';
 
 /** A run without a callback is polled this long after its create (the module's default: 5 min). */
@@ -12,8 +13,8 @@ export const DEMO_RETENTION_MS = 5000;
 
 /** Where the demo app finds its database and its Zapier (the sandbox). */
 export interface DemoModuleConfig {
-  /** A SQLite file, or a PostgreSQL URL. */
-  database: { sqliteFile: string } | { postgresUrl: string };
+  /** A SQLite file, or a database server. */
+  database: { sqliteFile: string } | DemoDatabase;
   accessToken: string;
   apiBaseUrl: string;
   jwksUrl: string;
@@ -31,14 +32,11 @@ export interface DemoModuleConfig {
 @Module({})
 export class DemoModule {
   static forRoot(config: DemoModuleConfig): DynamicModule {
-    const database: TypeOrmModuleOptions =
-      'postgresUrl' in config.database
-        ? { type: 'postgres', url: config.database.postgresUrl }
-        : { type: 'better-sqlite3', database: config.database.sqliteFile };
+    const database = storage(config.database);
     return {
       module: DemoModule,
       imports: [
-        TypeOrmModule.forRoot({ ...database, autoLoadEntities: true, synchronize: true }),
+        TypeOrmModule.forRoot(database),
         EventEmitterModule.forRoot(),
         ScheduleModule.forRoot(),
         ZapierModule.forRoot({
@@ -61,4 +59,25 @@ export class DemoModule {
       providers: [DemoListener],
     };
   }
+}
+
+/**
+ * The quick start's `synchronize`, except on MariaDB and MySQL, whose tables must come from the
+ * shipped migration (LONGTEXT payloads, a binary collation: synchronize can make neither).
+ */
+function storage(database: DemoModuleConfig['database']): TypeOrmModuleOptions {
+  const common = { autoLoadEntities: true } as const;
+  if ('sqliteFile' in database) {
+    return { ...common, type: 'better-sqlite3', database: database.sqliteFile, synchronize: true };
+  }
+  if (database.type === 'postgres') {
+    return { ...common, type: 'postgres', url: database.url, synchronize: true };
+  }
+  return {
+    ...common,
+    type: database.type,
+    url: database.url,
+    migrations: ZAPIER_MIGRATIONS,
+    migrationsRun: true,
+  };
 }

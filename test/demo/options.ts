@@ -7,8 +7,8 @@ export interface DemoOptions {
   runs: number;
   /** Share of runs whose callback Zapier never sends (recovered by polling), 0 to 1. */
   loss: number;
-  /** PostgreSQL URL to store runs in instead of a temporary SQLite file. */
-  postgresUrl: string | undefined;
+  /** A database server to store runs in instead of a temporary SQLite file. */
+  database: DemoDatabase | undefined;
   /** Requests a minute the module may send; the sandbox enforces the same limit. */
   budget: number;
   /** Create calls in flight at once. */
@@ -20,6 +20,19 @@ export interface DemoOptions {
   /** Show the app's logs at every level. */
   verbose: boolean;
 }
+
+/** A database server, from its URL's scheme: TypeORM's `type` and the URL. */
+export interface DemoDatabase {
+  type: 'postgres' | 'mariadb' | 'mysql';
+  url: string;
+}
+
+const SCHEMES: Record<string, DemoDatabase['type']> = {
+  'postgres:': 'postgres',
+  'postgresql:': 'postgres',
+  'mariadb:': 'mariadb',
+  'mysql:': 'mysql',
+};
 
 /** The result of reading the command line: options to run with, help to print, or a mistake. */
 export type ParsedDemoArgs =
@@ -42,9 +55,11 @@ Options (environment variable in brackets; a flag wins over its variable):
   --runs <n>          action runs to start, 1 to 10000 [DEMO_RUNS] (default ${DEFAULTS.runs})
   --loss <rate>       share of runs whose callback is never sent, 0 to 1 [DEMO_LOSS]
                       (default ${DEFAULTS.loss}); the poller recovers them about ${DEMO_OVERDUE_AFTER_MS / 1000} s later
-  --postgres <url>    store runs in PostgreSQL (e.g. postgres://postgres@127.0.0.1:5432/demo)
-                      instead of a temporary SQLite file [DEMO_POSTGRES_URL]; use an empty
-                      database: tables are created with synchronize
+  --database <url>    store runs in PostgreSQL (postgres://postgres@127.0.0.1:5432/demo),
+                      MariaDB or MySQL (mariadb://root@127.0.0.1:3306/demo, or mysql://...)
+                      instead of a temporary SQLite file [DEMO_DATABASE_URL]; the database
+                      must exist: PostgreSQL's tables are created with synchronize, MariaDB's
+                      and MySQL's with the shipped migration
   --budget <n>        requests a minute the module may send, creates and polls together; the
                       sandbox answers 429 above it [DEMO_BUDGET] (default ${DEFAULTS.budget}; Zapier
                       itself allows 60, so the module's own default is 50)
@@ -73,7 +88,7 @@ export function parseDemoArgs(argv: readonly string[], env: NodeJS.ProcessEnv): 
       options: {
         runs: { type: 'string' },
         loss: { type: 'string' },
-        postgres: { type: 'string' },
+        database: { type: 'string' },
         budget: { type: 'string' },
         concurrency: { type: 'string' },
         port: { type: 'string' },
@@ -87,18 +102,13 @@ export function parseDemoArgs(argv: readonly string[], env: NodeJS.ProcessEnv): 
   }
   if (values.help) return { kind: 'help', text: DEMO_HELP };
   try {
-    const postgresUrl = values.postgres ?? (env.DEMO_POSTGRES_URL || undefined);
-    if (postgresUrl !== undefined && !/^postgres(ql)?:\/\//.test(postgresUrl)) {
-      throw new Error(
-        `--postgres must be a postgres:// URL, got "${postgresUrl}"; for example postgres://postgres@127.0.0.1:5432/demo.`,
-      );
-    }
+    const database = databaseOf(values.database ?? (env.DEMO_DATABASE_URL || undefined));
     return {
       kind: 'run',
       options: {
         runs: integer('--runs', values.runs ?? env.DEMO_RUNS, DEFAULTS.runs, 1, 10_000),
         loss: rate('--loss', values.loss ?? env.DEMO_LOSS, DEFAULTS.loss),
-        postgresUrl,
+        database,
         budget: integer('--budget', values.budget ?? env.DEMO_BUDGET, DEFAULTS.budget, 1, 100_000),
         concurrency: integer('--concurrency', values.concurrency, DEFAULTS.concurrency, 1, 64),
         port: integer('--port', values.port ?? env.DEMO_PORT, DEFAULTS.port, 0, 65_535),
@@ -109,6 +119,18 @@ export function parseDemoArgs(argv: readonly string[], env: NodeJS.ProcessEnv): 
   } catch (error) {
     return { kind: 'error', message: (error as Error).message };
   }
+}
+
+function databaseOf(url: string | undefined): DemoDatabase | undefined {
+  if (url === undefined) return undefined;
+  const scheme = /^[a-z]+:/i.exec(url)?.[0].toLowerCase();
+  const type = scheme === undefined ? undefined : SCHEMES[scheme];
+  if (type === undefined) {
+    throw new Error(
+      `--database must be a postgres://, mariadb:// or mysql:// URL, got "${url}"; for example postgres://postgres@127.0.0.1:5432/demo.`,
+    );
+  }
+  return { type, url };
 }
 
 function integer(

@@ -11,7 +11,7 @@ import { ZapierSandbox } from '../../src/testing/index.js';
 import { DemoListener, type HeardEvent } from './demo-listener.service.js';
 import { DemoLogger } from './demo-logger.js';
 import { DemoModule, type DemoModuleConfig } from './demo.module.js';
-import type { DemoOptions } from './options.js';
+import type { DemoDatabase, DemoOptions } from './options.js';
 import { Progress, type ProgressSnapshot } from './progress.js';
 import { outcomeFor, planRuns, type PlannedRun, type ScenarioName } from './scenario.js';
 import { analyseDemo, formatSummary, type DemoReport } from './summary.js';
@@ -154,12 +154,12 @@ function openStorage(options: DemoOptions): {
   label: string;
   remove(): void;
 } {
-  if (options.postgresUrl) {
-    const url = new URL(options.postgresUrl);
+  if (options.database) {
+    const url = new URL(options.database.url);
     if (url.password) url.password = '***';
     return {
-      database: { postgresUrl: options.postgresUrl },
-      label: `PostgreSQL ${url.toString()}`,
+      database: options.database,
+      label: `${STORE_NAMES[options.database.type]} ${url.toString()}`,
       remove: () => undefined,
     };
   }
@@ -315,8 +315,14 @@ function printHeader(
   );
 }
 
+const STORE_NAMES: Record<DemoDatabase['type'], string> = {
+  postgres: 'PostgreSQL',
+  mariadb: 'MariaDB',
+  mysql: 'MySQL',
+};
+
 function summaryTitle(options: DemoOptions): string {
-  const store = options.postgresUrl ? 'PostgreSQL' : 'SQLite';
+  const store = options.database ? STORE_NAMES[options.database.type] : 'SQLite';
   return `Summary (${options.runs} runs, loss ${options.loss}, ${store}):`;
 }
 

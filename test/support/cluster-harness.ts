@@ -20,7 +20,7 @@ import { ZapierNodeProcess } from './zapier-node-process.js';
 /**
  * The cluster scenario that checks the README's "Guarantees" across instances and crashes, shared
  * by `test/cluster.e2e-spec.ts` (small, for CI) and `scripts/cluster-soak.mjs` (larger and longer,
- * by hand): several app instances as separate processes on one PostgreSQL database and one sandbox;
+ * by hand): several app instances as separate processes on one database (PostgreSQL or MariaDB) and one sandbox;
  * runs started through `ZapierClient` (`POST /test/runs` of the fixture app); callbacks spread over
  * the instances, some sent to two instances at the same moment, some never sent (the pollers
  * recover them); listeners that throw at first for some runs; instances SIGKILLed and restarted in
@@ -51,7 +51,9 @@ export interface ClusterOptions {
   drainTimeoutMs: number;
   /** Seed of the scenario's pseudo-random choices. */
   seed: number;
-  /** PostgreSQL database name suffix (the database is recreated). */
+  /** The server the instances share. */
+  engine: 'postgres' | 'mariadb';
+  /** Database name suffix (the database is recreated). */
   databaseName: string;
   /** Echo the instances' logs (warnings and errors) to stderr. */
   echoLogs: boolean;
@@ -73,6 +75,7 @@ export const CLUSTER_DEFAULTS: ClusterOptions = {
   leaseMs: 5000,
   drainTimeoutMs: 150_000,
   seed: 5,
+  engine: 'postgres',
   databaseName: 'cluster',
   echoLogs: false,
   log: () => undefined,
@@ -92,6 +95,7 @@ interface PlannedRun {
 
 /** Numbers of the summary. */
 export interface ClusterSummary {
+  engine: ClusterOptions['engine'];
   runs: number;
   instances: number;
   kills: number;
@@ -155,7 +159,7 @@ export async function runCluster(overrides: Partial<ClusterOptions> = {}): Promi
   );
   const creators = [...Array(o.instances).keys()].filter((i) => !victims.includes(i));
 
-  const { dataSource, close: closeDatabase } = await migratedDataSource('postgres', o.databaseName);
+  const { dataSource, close: closeDatabase } = await migratedDataSource(o.engine, o.databaseName);
   await createDeliveryLog(dataSource);
   const databaseUrl = String((dataSource.options as { url?: string }).url);
 
@@ -343,13 +347,13 @@ export async function runCluster(overrides: Partial<ClusterOptions> = {}): Promi
   async function crashAndRestart(index: number): Promise<void> {
     const victim = nodes[index];
     await victim.crash();
-    // Let PostgreSQL finish any statement the dead connection had sent, then see what it held.
+    // Let the database finish any statement the dead connection had sent, then see what it held.
     await sleep(300);
-    const rows = await dataSource.query<Array<{ run_id: string }>>(
-      `SELECT run_id FROM zapier_action_runs WHERE delivery_claimed_by = $1 AND delivery_state = 'pending'`,
-      [victim.instanceId],
-    );
-    rows.forEach((row) => heldByKilled.set(row.run_id, victim.instanceId));
+    const rows = await dataSource.getRepository(ZapierActionRun).find({
+      select: { runId: true },
+      where: { deliveryClaimedBy: victim.instanceId, deliveryState: 'pending' },
+    });
+    rows.forEach((row) => heldByKilled.set(row.runId, victim.instanceId));
     o.log(
       `  ${Math.round((Date.now() - startedAt) / 1000)} s: SIGKILLed ${victim.instanceId}, which held ${rows.length} deliveries`,
     );
@@ -442,6 +446,7 @@ export async function runCluster(overrides: Partial<ClusterOptions> = {}): Promi
 
     const attempts = sandbox.deliveries;
     return {
+      engine: o.engine,
       runs: o.runs,
       instances: o.instances,
       kills: o.kills,
@@ -503,8 +508,9 @@ async function countStates(
   dataSource: DataSource,
 ): Promise<{ total: number; terminal: number; delivered: number }> {
   const [row] = await dataSource.query<Array<Record<string, unknown>>>(
-    `SELECT count(*) AS total, count(*) FILTER (WHERE status <> 'pending') AS terminal,
-  count(*) FILTER (WHERE delivery_state = 'delivered') AS delivered FROM zapier_action_runs`,
+    `SELECT count(*) AS total, sum(CASE WHEN status <> 'pending' THEN 1 ELSE 0 END) AS terminal,
+  sum(CASE WHEN delivery_state = 'delivered' THEN 1 ELSE 0 END) AS delivered
+FROM zapier_action_runs`,
   );
   return {
     total: Number(row.total),
@@ -536,7 +542,7 @@ function listDeliveries(deliveries: readonly DeliveryLogRow[]): string {
 /** The summary as a few lines. */
 export function formatSummary(s: ClusterSummary, violations: readonly string[]): string {
   const lines = [
-    `cluster: ${s.runs} runs on ${s.instances} instances (one PostgreSQL), ${s.kills} SIGKILL + restart, ${(s.durationMs / 1000).toFixed(1)} s`,
+    `cluster: ${s.runs} runs on ${s.instances} instances (one ${s.engine === 'mariadb' ? 'MariaDB' : 'PostgreSQL'}), ${s.kills} SIGKILL + restart, ${(s.durationMs / 1000).toFixed(1)} s`,
     `  runs: ${s.created} created (${s.createErrors} failed), ${s.sandboxRuns} at Zapier, ${s.terminal} terminal, ${s.delivered} delivered, ${s.parked} parked, ${s.lost} lost`,
     `  callbacks: ${s.duplicateCallbacks} also sent to a 2nd instance at once, ${s.lostCallbacks} never sent, ${s.callbacksRefused} attempts refused (instance down), ${s.callbacks5xx} answered 5xx`,
     `  deliveries: ${s.completedDeliveries} completed, ${s.listenerFailures} listener failures retried`,

@@ -21,9 +21,14 @@ export interface DeliveryLogRow {
 
 const isPostgres = (dataSource: DataSource) => dataSource.options.type === 'postgres';
 
+const ID_COLUMNS: Record<string, string> = {
+  postgres: 'SERIAL PRIMARY KEY',
+  mariadb: 'INTEGER PRIMARY KEY AUTO_INCREMENT',
+};
+
 /** Creates the table if it is missing (run by the test before any app process starts). */
 export async function createDeliveryLog(dataSource: DataSource): Promise<void> {
-  const id = isPostgres(dataSource) ? 'SERIAL PRIMARY KEY' : 'INTEGER PRIMARY KEY AUTOINCREMENT';
+  const id = ID_COLUMNS[dataSource.options.type] ?? 'INTEGER PRIMARY KEY AUTOINCREMENT';
   await dataSource.query(
     `CREATE TABLE IF NOT EXISTS ${DELIVERY_LOG_TABLE} (id ${id}, run_id varchar(255) NOT NULL,
   attempt integer NOT NULL, instance_id varchar(255) NOT NULL, event varchar(64) NOT NULL,

@@ -1,21 +1,9 @@
 import pg from 'pg';
+import { testDatabaseName } from './database-names.js';
 
 /** Where the tests find PostgreSQL; override with TEST_POSTGRES_URL. */
 export const POSTGRES_ADMIN_URL =
   process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-
-/**
- * Prefix of the databases the specs create; set TEST_DATABASE_PREFIX to run two checkouts' specs
- * on one server at once without their fixed database names colliding. A run inside an install
- * profile (`npm test -- --profile nest11` sets TEST_PROFILE) adds the profile's name, so that it
- * can run beside the repository's own run.
- */
-const DATABASE_PREFIX = [
-  process.env.TEST_DATABASE_PREFIX ?? 'nestjs_zapier',
-  process.env.TEST_PROFILE,
-]
-  .filter(Boolean)
-  .join('_');
 
 let availability: Promise<boolean> | undefined;
 
@@ -58,7 +46,7 @@ export async function postgresSkipReason(): Promise<string | false> {
  * its own database so that files can run in parallel.
  */
 export async function createPostgresDatabase(name: string): Promise<string> {
-  const database = `${DATABASE_PREFIX}_${name.replace(/[^a-z0-9_]/gi, '_').toLowerCase()}`;
+  const database = testDatabaseName(name);
   const client = new pg.Client({ connectionString: POSTGRES_ADMIN_URL });
   await client.connect();
   try {

@@ -12,7 +12,7 @@ import type {
   SandboxRequestRecord,
   ZapierSandboxOptions,
 } from '../../src/testing/zapier-sandbox.interfaces.js';
-import { freshDatabase, type Engine } from './data-sources.js';
+import { freshDatabase, type Engine, type EngineSkips } from './data-sources.js';
 import { startZapierApp, type ZapierApp } from './zapier-app.js';
 
 /** The public callback URL the tests give Zapier; the sandbox maps it to the app. */
@@ -225,22 +225,23 @@ export interface CaseOptions {
  * `${prefix}_${engine}_${n}`) and an app, registering their teardown in `cleanups`.
  */
 /**
- * One `describe` per engine (PostgreSQL skipped, with a visible notice, only when it does not answer
- * outside CI), whose tests start what they need through `setup()` and have it torn down after
- * each test.
+ * One `describe` per engine of `engines` (a server skipped, with a visible notice, only when it
+ * does not answer outside CI: pass what `engineSkipReasons()` returns), whose tests start what
+ * they need through `setup()` and have it torn down after each test.
  */
 export function describeOnEachEngine(
   title: string,
   prefix: string,
-  pgSkip: string | false,
+  skips: EngineSkips,
   body: (
     setup: ReturnType<typeof caseFactory>,
     engine: Engine,
     cleanups: Array<() => Promise<void> | void>,
   ) => void,
+  engines: readonly Engine[] = ['sqlite', 'postgres'],
 ): void {
-  for (const engine of ['sqlite', 'postgres'] as Engine[]) {
-    void describe(`${title} (${engine})`, { skip: engine === 'postgres' && pgSkip }, () => {
+  for (const engine of engines) {
+    void describe(`${title} (${engine})`, { skip: skips[engine] }, () => {
       const cleanups: Array<() => Promise<void> | void> = [];
       afterEach(async () => {
         for (const cleanup of cleanups.splice(0).reverse()) await cleanup();

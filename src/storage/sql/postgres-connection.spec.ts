@@ -4,7 +4,8 @@ import { DataSource } from 'typeorm';
 import pg from 'pg';
 import { createPostgresDatabase, postgresSkipReason } from '../../../test/support/postgres.js';
 import { eventually } from '../../../test/support/zapier-harness.js';
-import { PostgresConnection, ZapierStatementTimeoutError } from './postgres-connection.js';
+import { PostgresConnection } from './postgres-connection.js';
+import { ZapierStatementTimeoutError } from './sql-connection.js';
 
 const pgSkip = await postgresSkipReason();
 const LIMITS = { statementTimeoutMs: 300, sqliteBusyTimeoutMs: 1000 };

@@ -6,6 +6,7 @@ import {
   type SqlConnection,
   type SqlRow,
   type SqlStatementLimits,
+  ZapierStatementTimeoutError,
 } from './sql-connection.js';
 
 const MAX_ATTEMPTS = 4;
@@ -24,14 +25,6 @@ interface PgPool {
   /** The client class the pool makes its connections with, and the options it gives them. */
   Client: new (options: unknown) => PgClient;
   options: unknown;
-}
-
-/** A statement of the module ran past `storage.statementTimeoutMs` and was cancelled. */
-export class ZapierStatementTimeoutError extends Error {
-  constructor(timeoutMs: number) {
-    super(ZapierMessages.statementTimedOut(timeoutMs));
-    this.name = 'ZapierStatementTimeoutError';
-  }
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { DataSource } from 'typeorm';
+import { ZapierMessages } from '../../zapier.messages.js';
 
 /** A row as the driver returns it: PostgreSQL gives BIGINT as a string, SQLite as a number. */
 export type SqlRow = Record<string, unknown>;
@@ -8,6 +9,9 @@ export interface SqlStatementLimits {
   statementTimeoutMs: number;
   sqliteBusyTimeoutMs: number;
 }
+
+/** Runs one statement of a transaction, on the transaction's connection. */
+export type SqlStatementRunner = (sql: string, values: unknown[]) => Promise<SqlRow[]>;
 
 /**
  * How the module's statements reach one kind of database, beyond their text (that is
@@ -25,6 +29,12 @@ export interface SqlConnection {
    * `attempts` were made so far, the first `elapsedMs` ago.
    */
   retryDelay(error: unknown, attempts: number, elapsedMs: number): number | null;
+  /**
+   * Runs `work` in one transaction on one connection, committed when it resolves and rolled back
+   * when it throws; once. Only connections to a database without `RETURNING` (`SqlDialect`) have
+   * it: elsewhere every state change is a single statement.
+   */
+  transaction?<T>(work: (run: SqlStatementRunner) => Promise<T>): Promise<T>;
   /** Closes what the module opened (never the host's data source). */
   close(): Promise<void>;
 }
@@ -47,3 +57,11 @@ export async function runStatement(
 /** The driver's error code of a failed query (TypeORM's `QueryFailedError.driverError.code`). */
 export const driverErrorCode = (error: unknown): string =>
   String((error as { driverError?: { code?: unknown } } | null)?.driverError?.code);
+
+/** A statement of the module ran past `storage.statementTimeoutMs` and was cancelled. */
+export class ZapierStatementTimeoutError extends Error {
+  constructor(timeoutMs: number) {
+    super(ZapierMessages.statementTimedOut(timeoutMs));
+    this.name = 'ZapierStatementTimeoutError';
+  }
+}

@@ -13,6 +13,17 @@ const POSTGRES_VALUE_CLASSES = new Set(['22', '54']);
  */
 const SQLITE_VALUE_CODES = new Set(['SQLITE_TOOBIG', 'SQLITE_MISMATCH']);
 
+/**
+ * MySQL's and MariaDB's (mysql2 names them): a string too long for its column (strict mode),
+ * a string the column's character set cannot hold, a statement larger than max_allowed_packet.
+ * https://dev.mysql.com/doc/mysql-errors/8.0/en/server-error-reference.html
+ */
+const MYSQL_VALUE_CODES = new Set([
+  'ER_DATA_TOO_LONG',
+  'ER_TRUNCATED_WRONG_VALUE_FOR_FIELD',
+  'ER_NET_PACKET_TOO_LARGE',
+]);
+
 const codeOf = (error: unknown): string | undefined => {
   const holder = error as { code?: unknown; driverError?: { code?: unknown } } | null;
   const code = holder?.driverError?.code ?? holder?.code;
@@ -32,7 +43,8 @@ export function refusedValue(error: unknown): string | undefined {
   if (code === undefined) return undefined;
   const refused =
     (/^[0-9A-Z]{5}$/.test(code) && POSTGRES_VALUE_CLASSES.has(code.slice(0, 2))) ||
-    SQLITE_VALUE_CODES.has(code);
+    SQLITE_VALUE_CODES.has(code) ||
+    MYSQL_VALUE_CODES.has(code);
   return refused
     ? ZapierMessages.valueRefusedByDatabase(code, error instanceof Error ? error.message : '')
     : undefined;
