@@ -7,8 +7,7 @@ import { ZapierRunLifecycle } from '../src/runs/zapier-run-lifecycle.js';
 import { ZapierPruneScheduler } from '../src/runs/zapier-prune.scheduler.js';
 import type { ZapierCallbackInput, ZapierSandbox } from '../src/testing/index.js';
 import { postCallback, rows, signedRaw } from './support/callbacks.js';
-import { freshDatabase, type Engine } from './support/data-sources.js';
-import { postgresSkipReason } from './support/postgres.js';
+import { engineSkipReasons, freshDatabase, type Engine } from './support/data-sources.js';
 import {
   eventually,
   readRuns,
@@ -20,9 +19,11 @@ import {
 
 const DAY = 24 * 60 * 60 * 1000;
 
-for (const engine of ['sqlite', 'postgres'] as Engine[]) {
-  describe(`retention (${engine}, with a moved clock)`, async () => {
-    const skip = engine === 'postgres' ? await postgresSkipReason() : false;
+const skips = await engineSkipReasons();
+
+for (const engine of ['sqlite', 'postgres', 'mariadb'] as Engine[]) {
+  describe(`retention (${engine}, with a moved clock)`, () => {
+    const skip = skips[engine];
     const clock = new TestClock();
     let sandbox: ZapierSandbox;
     let app: PollerApp;

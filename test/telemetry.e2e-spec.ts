@@ -19,8 +19,7 @@ import {
 import { ZAPIER_INSTRUMENTS, ZAPIER_SPANS } from '../src/telemetry/zapier-instruments.js';
 import { sendCallback, postCallback, signedRaw } from './support/callbacks.js';
 import { httpExchange } from './support/raw-http.js';
-import { freshDatabase, type Engine } from './support/data-sources.js';
-import { postgresSkipReason } from './support/postgres.js';
+import { engineSkipReasons, freshDatabase, type Engine } from './support/data-sources.js';
 import {
   eventually,
   startPollerApp,
@@ -80,9 +79,11 @@ function spans(name: string): ReadableSpan[] {
   return spanExporter.getFinishedSpans().filter((span) => span.name === name);
 }
 
-for (const engine of ['sqlite', 'postgres'] as Engine[]) {
-  describe(`metrics and traces through the OpenTelemetry SDK (${engine})`, async () => {
-    const skip = engine === 'postgres' ? await postgresSkipReason() : false;
+const skips = await engineSkipReasons();
+
+for (const engine of ['sqlite', 'postgres', 'mariadb'] as Engine[]) {
+  describe(`metrics and traces through the OpenTelemetry SDK (${engine})`, () => {
+    const skip = skips[engine];
     let sandbox: ZapierSandbox;
     let target: { url: string | null };
     let app: PollerApp;

@@ -39,9 +39,10 @@ function target(
 }
 
 /**
- * The statements of retention. A batch is picked by a nested derived table (`IN (SELECT … FROM
- * (SELECT … LIMIT n) AS batch)`), a form PostgreSQL, SQLite and MySQL all take, and the condition
- * is checked again on the row deleted, so a run re-driven meanwhile (`redeliver`) is kept.
+ * The statements of retention, a batch at a time. Where there is `RETURNING` (PostgreSQL,
+ * SQLite), one statement: the batch is a nested derived table and the condition is checked again
+ * on each row deleted, so a run re-driven meanwhile (`redeliver`) is kept. Elsewhere the batch is
+ * locked first, which keeps it from changing before it is deleted.
  */
 @Injectable()
 export class ZapierRetentionRepository {
@@ -51,13 +52,27 @@ export class ZapierRetentionRepository {
   async prune(kind: PruneKind, before: number, limit: number): Promise<number> {
     const p = new SqlParams();
     const { table, key, where } = target(kind, p, before);
-    const rows = await this.sql.query(
-      `DELETE FROM ${table} WHERE ${key} IN (SELECT ${key} FROM (SELECT ${key} FROM ${table}
-  WHERE ${where} LIMIT ${p.add(limit, 'integer')}) AS batch) AND ${where}
-RETURNING ${key}`,
-      p,
-    );
-    return rows.length;
+    const batch = `SELECT ${key} FROM ${table} WHERE ${where} LIMIT ${p.add(limit, 'integer')}`;
+    if (this.sql.dialect.returning) {
+      const rows = await this.sql.query(
+        `DELETE FROM ${table} WHERE ${key} IN (SELECT ${key} FROM (${batch}) AS batch)
+  AND ${where} RETURNING ${key}`,
+        p,
+      );
+      return rows.length;
+    }
+    // Without RETURNING (MySQL, MariaDB): lock the batch, skipping rows other instances are
+    // deleting, then delete exactly those, in one short transaction.
+    return this.sql.transaction(async (query) => {
+      const locked = await query(`${batch}${this.sql.dialect.skipLocked}`, p);
+      if (locked.length === 0) return 0;
+      const keys = new SqlParams();
+      await query(
+        `DELETE FROM ${table} WHERE ${key} IN ${keys.list(locked.map((row) => row[key]))}`,
+        keys,
+      );
+      return locked.length;
+    });
   }
 
   /** How many rows of `kind` older than `before` there are (for a dry run). */
