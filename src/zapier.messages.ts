@@ -101,6 +101,10 @@ export const ZapierMessages = {
   callbackRefused: (bytes: number, limit: number) =>
     `Refused a callback of ${bytes} bytes (callbackBodyLimit is ${limit}); the run stays pending for the poller, so raise callbackBodyLimit if results this large are expected.`,
   /** The 413's body for a compression bomb. */
+  bodyBrotliWindow: (bits: number | null, maxBits: number) =>
+    bits === null
+      ? `Callback body asks for brotli's large-window extension; callbacks are decoded with windows of at most ${2 ** maxBits / 1024 / 1024} MiB.`
+      : `Callback body is brotli-compressed with a window of ${2 ** bits / 1024 / 1024} MiB; at most ${2 ** maxBits / 1024 / 1024} MiB is accepted (brotli's default).`,
   bodyCompressionRatio: (ratio: number) =>
     `Callback body inflates more than ${ratio} times its compressed size; no real callback does.`,
   /** The 503's body when the callbacks being read hold the whole memory budget. */

@@ -5,6 +5,7 @@ import { ZapierMessages } from '../zapier.messages.js';
 import { isJsonContentType } from './callback-request.js';
 import { HEAP_BYTES_PER_JSON_ELEMENT, type CallbackMemoryShare } from './callback-memory-budget.js';
 import { JsonShapeScanner, type JsonShapeLimits } from './json-shape-scanner.js';
+import { brotliWindowBits, MAX_BROTLI_WINDOW_BITS, peekFirstChunk } from './brotli-window.js';
 
 /**
  * Below this many decoded bytes any compression ratio is accepted: small, repetitive JSON
@@ -49,19 +50,42 @@ export type CallbackBodyRead =
  * count, the shared memory budget) rather than after the last. Whatever it decides, it has
  * never held more than the limits allow.
  */
-export function readCallbackBody(
+export async function readCallbackBody(
   request: Readable,
   headers: IncomingHttpHeaders,
   limits: CallbackBodyLimits,
   memory: CallbackMemoryShare,
 ): Promise<CallbackBodyRead> {
-  return new Promise((resolve) => {
-    const encoding = (headers['content-encoding'] ?? 'identity').trim().toLowerCase();
-    const decoder = decoderFor(encoding);
-    if (decoder === undefined) {
-      resolve(refused(400, ZapierMessages.bodyEncoding(encoding), []));
-      return;
+  const encoding = (headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+  if (decoderFor(encoding) === undefined) {
+    return refused(400, ZapierMessages.bodyEncoding(encoding), []);
+  }
+  if (encoding === 'br') {
+    // Before a decoder exists: its window is allocated as soon as the output needs it.
+    const first = await peekFirstChunk(request);
+    if (first !== null) {
+      const windowBits = brotliWindowBits(first[0]);
+      if (windowBits === null || windowBits > MAX_BROTLI_WINDOW_BITS) {
+        return refused(
+          413,
+          ZapierMessages.bodyBrotliWindow(windowBits, MAX_BROTLI_WINDOW_BITS),
+          [],
+        );
+      }
     }
+  }
+  return readDecoded(request, headers, limits, memory, encoding);
+}
+
+function readDecoded(
+  request: Readable,
+  headers: IncomingHttpHeaders,
+  limits: CallbackBodyLimits,
+  memory: CallbackMemoryShare,
+  encoding: string,
+): Promise<CallbackBodyRead> {
+  return new Promise((resolve) => {
+    const decoder = decoderFor(encoding) as (Transform & Zlib) | null;
     const source = decoder === null ? request : request.pipe(decoder);
     const scanner = isJsonContentType(headers['content-type'])
       ? new JsonShapeScanner(limits.shape)
