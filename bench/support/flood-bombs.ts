@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import type { Transform } from 'node:stream';
 import { constants, createBrotliCompress, gzipSync } from 'node:zlib';
+import { MAX_BROTLI_WINDOW_BITS } from '../../src/callback/brotli-window.js';
 
 const MiB = 1024 * 1024;
 /** What a bomb inflates to: the start of a callback, then JSON whitespace inside its results. */
@@ -24,13 +25,17 @@ async function compress(stream: Transform, total: number): Promise<Buffer> {
   return Buffer.concat(out);
 }
 
-/** A brotli body of about 1.4 KB that inflates to 1 GiB (quality 2: built in about 2 s). */
+/**
+ * A brotli body of about 1.4 KB that inflates to 1 GiB (quality 2: built in about 2 s), with the
+ * largest window the module decodes (4 MiB, src/callback/brotli-window.ts): a larger one is
+ * refused on its first byte, without a decoder, so it would measure nothing.
+ */
 export function brotliBomb(): Promise<Buffer> {
   return compress(
     createBrotliCompress({
       params: {
         [constants.BROTLI_PARAM_QUALITY]: 2,
-        [constants.BROTLI_PARAM_LGWIN]: 24,
+        [constants.BROTLI_PARAM_LGWIN]: MAX_BROTLI_WINDOW_BITS,
         [constants.BROTLI_PARAM_SIZE_HINT]: BOMB_INFLATED_BYTES,
       },
     }),
