@@ -86,6 +86,8 @@ ORDER BY ${pick.orderBy} LIMIT ${pick.limit}${dialect.skipLocked}`
   const these = p.list(keys);
   await query(`UPDATE ${table} SET ${assignments.set(statement.set)} WHERE ${key} IN ${these}`, p);
   if (!statement.returning) return [];
+  // The rows locked are the rows updated: answering with their keys needs no read.
+  if (statement.returning.trim() === key) return keys.map((value) => ({ [key]: value }));
   const rows = await query(
     `SELECT ${statement.returning} FROM ${table} WHERE ${key} IN ${these}`,
     p,
