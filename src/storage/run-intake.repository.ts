@@ -306,6 +306,7 @@ ON DUPLICATE KEY UPDATE ${set}`,
             table: RUNS,
             key: 'run_id',
             where: `run_id IN ${p.list(target.runIds)} AND status = 'pending'`,
+            locks: 'by-key',
             set,
             returning: ZapierOutbox.returning,
           }

@@ -1,7 +1,7 @@
 import { assignments, type SqlAssignments } from './sql-columns.js';
 import type { SqlDialect } from './sql-dialect.js';
 import type { SqlParams } from './sql-params.js';
-import type { SqlRow } from './sql-connection.js';
+import type { SqlRow, SqlTransactionLocks } from './sql-connection.js';
 
 /** One statement of a transaction: compiled for the dialect, run on the transaction's connection. */
 export type SqlQuery = (sql: string, params: SqlParams) => Promise<SqlRow[]>;
@@ -30,6 +30,12 @@ export interface SqlUpdate {
   };
   /** Columns to answer with, for each row updated. */
   returning?: string;
+  /**
+   * `by-key` when the WHERE picks rows by primary key only, which spares MySQL a statement (see
+   * `SqlTransactionLocks`).
+   * @default 'by-scan'
+   */
+  locks?: SqlTransactionLocks;
 }
 
 /** An INSERT of one row that updates the row already there under the same key instead. */

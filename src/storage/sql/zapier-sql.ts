@@ -80,10 +80,9 @@ export class ZapierSql implements OnApplicationShutdown {
    */
   update(statement: SqlUpdate, params: SqlParams): Promise<SqlRow[]> {
     if (this.dialect.returning) return this.query(returningUpdate(this.dialect, statement), params);
-    // Its WHERE may scan (a claim, a sweep); by key or not, the read-back is by key.
     return this.transaction(
       (query) => lockingUpdate(this.dialect, query, statement, params),
-      'by-scan',
+      statement.locks ?? 'by-scan',
     );
   }
 
