@@ -1,3 +1,4 @@
+import type { DatabaseName } from './bench-messages.js';
 import type { ConfigResult } from './throughput.js';
 
 const number = (value: number, digits = 0) =>
@@ -5,8 +6,11 @@ const number = (value: number, digits = 0) =>
 const ratio = (value: number | null) => (value === null ? '—' : `${value.toFixed(2)}×`);
 const serverName = { ceiling: 'ceiling (bare endpoint)', peer: 'peer', zapier: 'ZapierModule' };
 
-/** Minimum ZapierModule ÷ peer ratio, by database: the targets in bench/README.md ("Targets"). */
-export const TARGET_RATIO = { postgres: 1.5, mariadb: 1.5, sqlite: 1.2 } as const;
+/**
+ * Minimum ZapierModule ÷ peer ratio, by database: the targets in bench/README.md ("Targets").
+ * MariaDB has none yet: its rows are measured and reported against the peer without one.
+ */
+export const TARGET_RATIO: Partial<Record<DatabaseName, number>> = { postgres: 1.5, sqlite: 1.2 };
 
 function eventsCell(result: ConfigResult): string {
   if (result.kind === 'ceiling') return '—';
@@ -73,7 +77,10 @@ export function targetLines(results: readonly ConfigResult[]): string[] {
     );
     if (!peer || zapier.database === null || zapier.ratioToPeer === null) continue;
     const target = TARGET_RATIO[zapier.database];
-    const fast = zapier.ratioToPeer >= target;
+    const verdict =
+      target === undefined
+        ? '(no target)'
+        : `(target ≥ ${target}×) ${zapier.ratioToPeer >= target ? 'MET' : `MISSED by ${(target - zapier.ratioToPeer).toFixed(2)}×`}`;
     const p99 = zapier.p99Ms <= peer.p99Ms;
     const events = zapier.events === zapier.ackedDistinctIds && zapier.errors === 0;
     // Rounds of the same cycle ran seconds apart, so their ratios share the background load.
@@ -82,7 +89,7 @@ export function targetLines(results: readonly ConfigResult[]): string[] {
       .join(' / ');
     lines.push(
       `- ${zapier.adapter}/${zapier.database}: ${zapier.ratioToPeer.toFixed(2)}× the peer (rounds paired: ${paired}) ` +
-        `(target ≥ ${target}×) ${fast ? 'MET' : `MISSED by ${(target - zapier.ratioToPeer).toFixed(2)}×`}; ` +
+        `${verdict}; ` +
         `p99 ${number(zapier.p99Ms, 1)} vs ${number(peer.p99Ms, 1)} ms ${p99 ? 'MET' : 'MISSED'}; ` +
         `events = distinct ids, no errors: ${events ? 'yes' : 'NO'}`,
     );

@@ -198,6 +198,7 @@ WHERE run_id IN ${p.list(runIds)} AND delivery_claimed_by = ${p.add(instanceId)}
           ['delivery_claim_until', 'NULL'],
         ],
         returning: 'run_id',
+        locks: 'by-key',
       },
       p,
     );
@@ -264,6 +265,7 @@ WHERE run_id IN ${p.list(runIds)} AND delivery_claimed_by = ${p.add(instanceId)}
         table: RUNS,
         key: 'run_id',
         where: `run_id = ${p.add(runId)} AND delivery_state IN ('parked', 'delivered')`,
+        locks: 'by-key',
         set: [
           ['delivery_state', `'pending'`],
           ['delivery_attempts', '0'],

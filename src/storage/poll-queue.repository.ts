@@ -105,6 +105,7 @@ WHERE run_id = ${p.add(runId)} AND status = 'pending' AND poll_claimed_by = ${p.
         table: RUNS,
         key: 'run_id',
         where: `run_id = ${p.add(runId)} AND status = 'pending' AND poll_next_at IS NULL`,
+        locks: 'by-key',
         set: [
           ['poll_next_at', at],
           ['poll_attempts', '0'],

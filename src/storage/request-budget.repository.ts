@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { SqlParams } from './sql/sql-params.js';
+import { lockingUpdate, type SqlUpdate } from './sql/sql-writes.js';
 import { sqlValue, ZapierSql, type SqlRow } from './sql/zapier-sql.js';
 
 const BUDGET = 'zapier_api_budget';
@@ -79,20 +80,24 @@ RETURNING next_slot_at`,
         p,
       );
     } else {
-      // MySQL has no guarded upsert: the row is made sure of first, with the column defaults
-      // (0), from which the update writes what the insert above would (the slot `at`), then
-      // updated under its lock where the guard holds.
-      await this.ensureRow(budgetKey);
-      rows = await this.sql.update(
-        {
+      // MySQL has no guarded upsert. In one transaction: the row is made sure of (and locked)
+      // with the column defaults (0), from which the update writes what the insert above would
+      // (the slot `at`), then updated where the guard holds.
+      rows = await this.sql.transaction(async (query) => {
+        await query(
+          `INSERT INTO ${BUDGET} (budget_key) VALUES (${key})
+ON DUPLICATE KEY UPDATE budget_key = budget_key`,
+          p,
+        );
+        const update: SqlUpdate = {
           table: BUDGET,
           key: 'budget_key',
           where: `budget_key = ${key}${within === null ? '' : ` AND ${within}`}`,
           set: [['next_slot_at', `${slot} + ${interval}`]],
           returning: 'next_slot_at',
-        },
-        p,
-      );
+        };
+        return lockingUpdate(this.sql.dialect, query, update, p);
+      }, 'by-key');
     }
     const [row] = rows;
     return row ? sqlValue.number(row.next_slot_at) - intervalMs : null;
@@ -169,20 +174,11 @@ RETURNING next_slot_at`,
           ],
         ],
         returning: 'creates_inflight',
+        locks: 'by-key',
       },
       p,
     );
     return row ? sqlValue.number(row.creates_inflight) : 0;
-  }
-
-  /** MySQL: creates the row with the column defaults unless it is there; changes nothing else. */
-  private async ensureRow(budgetKey: string): Promise<void> {
-    const p = new SqlParams();
-    await this.sql.query(
-      `INSERT INTO ${BUDGET} (budget_key) VALUES (${p.add(budgetKey)})
-ON DUPLICATE KEY UPDATE budget_key = budget_key`,
-      p,
-    );
   }
 
   async read(budgetKey: string): Promise<BudgetState | null> {

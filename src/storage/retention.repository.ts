@@ -72,7 +72,7 @@ export class ZapierRetentionRepository {
         keys,
       );
       return locked.length;
-    });
+    }, 'by-scan');
   }
 
   /** How many rows of `kind` older than `before` there are (for a dry run). */

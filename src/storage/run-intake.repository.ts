@@ -82,7 +82,10 @@ export class ZapierRunIntake {
   ): Promise<Map<string, DeliverableRun>> {
     const rows = this.sql.dialect.returning
       ? await this.upsertTerminal(results, claim, budgetKey)
-      : await this.sql.transaction((query) => this.lockTerminal(query, results, claim, budgetKey));
+      : await this.sql.transaction(
+          (query) => this.lockTerminal(query, results, claim, budgetKey),
+          'by-key',
+        );
     const byId = new Map(results.map((r) => [r.runId, r]));
     const changed = new Map<string, DeliverableRun>();
     for (const row of rows) {
@@ -303,6 +306,7 @@ ON DUPLICATE KEY UPDATE ${set}`,
             table: RUNS,
             key: 'run_id',
             where: `run_id IN ${p.list(target.runIds)} AND status = 'pending'`,
+            locks: 'by-key',
             set,
             returning: ZapierOutbox.returning,
           }

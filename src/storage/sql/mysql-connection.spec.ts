@@ -77,7 +77,7 @@ describe('MysqlConnection', { skip }, () => {
           await run('SELECT 1', []);
           wrote = true;
           await run('INSERT INTO t VALUES (2)', []);
-        }),
+        }, 'by-key'),
         ZapierStatementTimeoutError,
       );
     } finally {
@@ -92,12 +92,12 @@ describe('MysqlConnection', { skip }, () => {
     await connection.transaction(async (run) => {
       await run('INSERT INTO t VALUES (3)', []);
       await run('INSERT INTO t VALUES (4)', []);
-    });
+    }, 'by-scan');
     await assert.rejects(
       connection.transaction(async (run) => {
         await run('INSERT INTO t VALUES (5)', []);
         throw new Error('changed its mind');
-      }),
+      }, 'by-key'),
       /changed its mind/,
     );
     assert.equal(await count(), 2);

@@ -7,6 +7,7 @@ import {
   type SqlRow,
   type SqlStatementLimits,
   type SqlStatementRunner,
+  type SqlTransactionLocks,
   ZapierStatementTimeoutError,
 } from './sql-connection.js';
 
@@ -35,9 +36,8 @@ interface MysqlDriverHandle {
 
 /**
  * MySQL and MariaDB: statements run on connections borrowed from the host's pool, each state
- * change either one autocommit statement or one short transaction (READ COMMITTED, so that claims
- * and sweeps lock only the rows they take, never the gaps between them), under a client-side
- * timer of `statementTimeoutMs` that covers the wait for a connection and every statement of the
+ * change either one autocommit statement or one short transaction (in READ COMMITTED when it
+ * scans, see `SqlTransactionLocks`), under a client-side timer of `statementTimeoutMs` that covers the wait for a connection and every statement of the
  * transaction.
  *
  * A timer, because neither server bounds every statement the same way: MariaDB's
@@ -62,9 +62,13 @@ export class MysqlConnection implements SqlConnection {
     return this.withConnection((run) => run(sql, values));
   }
 
-  transaction<T>(work: (run: SqlStatementRunner) => Promise<T>): Promise<T> {
+  transaction<T>(
+    work: (run: SqlStatementRunner) => Promise<T>,
+    locks: SqlTransactionLocks,
+  ): Promise<T> {
     return this.withConnection(async (run) => {
-      await run('SET TRANSACTION ISOLATION LEVEL READ COMMITTED', []);
+      // For this transaction only: the session keeps the host's level.
+      if (locks === 'by-scan') await run('SET TRANSACTION ISOLATION LEVEL READ COMMITTED', []);
       await run('START TRANSACTION', []);
       let result: T;
       try {

@@ -10,6 +10,15 @@ export interface SqlStatementLimits {
   sqliteBusyTimeoutMs: number;
 }
 
+/**
+ * How a transaction finds the rows it locks: by primary key only, or by scanning a range or a
+ * table (a claim, a sweep). MySQL locks the gaps a scan passes at its default isolation level
+ * (REPEATABLE READ), holding up the inserts of other transactions; a transaction that scans runs
+ * at READ COMMITTED, which locks only the rows it takes. By key, no gap is locked either way, and
+ * the default level saves a statement.
+ */
+export type SqlTransactionLocks = 'by-key' | 'by-scan';
+
 /** Runs one statement of a transaction, on the transaction's connection. */
 export type SqlStatementRunner = (sql: string, values: unknown[]) => Promise<SqlRow[]>;
 
@@ -34,7 +43,10 @@ export interface SqlConnection {
    * when it throws; once. Only connections to a database without `RETURNING` (`SqlDialect`) have
    * it: elsewhere every state change is a single statement.
    */
-  transaction?<T>(work: (run: SqlStatementRunner) => Promise<T>): Promise<T>;
+  transaction?<T>(
+    work: (run: SqlStatementRunner) => Promise<T>,
+    locks: SqlTransactionLocks,
+  ): Promise<T>;
   /** Closes what the module opened (never the host's data source). */
   close(): Promise<void>;
 }

@@ -1,7 +1,7 @@
 import { assignments, type SqlAssignments } from './sql-columns.js';
 import type { SqlDialect } from './sql-dialect.js';
 import type { SqlParams } from './sql-params.js';
-import type { SqlRow } from './sql-connection.js';
+import type { SqlRow, SqlTransactionLocks } from './sql-connection.js';
 
 /** One statement of a transaction: compiled for the dialect, run on the transaction's connection. */
 export type SqlQuery = (sql: string, params: SqlParams) => Promise<SqlRow[]>;
@@ -30,6 +30,12 @@ export interface SqlUpdate {
   };
   /** Columns to answer with, for each row updated. */
   returning?: string;
+  /**
+   * `by-key` when the WHERE picks rows by primary key only, which spares MySQL a statement (see
+   * `SqlTransactionLocks`).
+   * @default 'by-scan'
+   */
+  locks?: SqlTransactionLocks;
 }
 
 /** An INSERT of one row that updates the row already there under the same key instead. */
@@ -86,6 +92,8 @@ ORDER BY ${pick.orderBy} LIMIT ${pick.limit}${dialect.skipLocked}`
   const these = p.list(keys);
   await query(`UPDATE ${table} SET ${assignments.set(statement.set)} WHERE ${key} IN ${these}`, p);
   if (!statement.returning) return [];
+  // The rows locked are the rows updated: answering with their keys needs no read.
+  if (statement.returning.trim() === key) return keys.map((value) => ({ [key]: value }));
   const rows = await query(
     `SELECT ${statement.returning} FROM ${table} WHERE ${key} IN ${these}`,
     p,

@@ -3,7 +3,12 @@ import type { DataSource } from 'typeorm';
 import { resolveZapierOptions } from '../../options/resolve-zapier-options.js';
 import { dialectOf, type SqlDialect } from './sql-dialect.js';
 import type { SqlParams } from './sql-params.js';
-import type { SqlConnection, SqlRow, SqlStatementLimits } from './sql-connection.js';
+import type {
+  SqlConnection,
+  SqlRow,
+  SqlStatementLimits,
+  SqlTransactionLocks,
+} from './sql-connection.js';
 import {
   lockingUpdate,
   lockingUpsert,
@@ -27,7 +32,7 @@ export type { SqlRow } from './sql-connection.js';
  * correctness never depends on process memory or on what the host has open on its own
  * connections. On MySQL, which has no `RETURNING`, a change that must answer with rows is one
  * short transaction instead: lock the rows, write them, read them back (`update`, `upsert`,
- * docs/decisions.md#d20).
+ * docs/decisions.md#d22).
  */
 export class ZapierSql implements OnApplicationShutdown {
   readonly dialect: SqlDialect;
@@ -75,7 +80,10 @@ export class ZapierSql implements OnApplicationShutdown {
    */
   update(statement: SqlUpdate, params: SqlParams): Promise<SqlRow[]> {
     if (this.dialect.returning) return this.query(returningUpdate(this.dialect, statement), params);
-    return this.transaction((query) => lockingUpdate(this.dialect, query, statement, params));
+    return this.transaction(
+      (query) => lockingUpdate(this.dialect, query, statement, params),
+      statement.locks ?? 'by-scan',
+    );
   }
 
   /**
@@ -86,7 +94,10 @@ export class ZapierSql implements OnApplicationShutdown {
     if (this.dialect.returning || statement.returning === undefined) {
       return this.query(returningUpsert(this.dialect, statement), params);
     }
-    return this.transaction((query) => lockingUpsert(this.dialect, query, statement, params));
+    return this.transaction(
+      (query) => lockingUpsert(this.dialect, query, statement, params),
+      'by-key',
+    );
   }
 
   /**
@@ -94,18 +105,20 @@ export class ZapierSql implements OnApplicationShutdown {
    * Only on a database without `RETURNING` (`dialect.returning` false): elsewhere every state
    * change is one statement.
    */
-  transaction<T>(work: (query: SqlQuery) => Promise<T>): Promise<T> {
+  transaction<T>(work: (query: SqlQuery) => Promise<T>, locks: SqlTransactionLocks): Promise<T> {
     const { dialect } = this;
     const transaction = this.connection.transaction?.bind(this.connection);
     if (!transaction) {
       throw new Error(`No transactions on ${dialect.kind}: its state changes are one statement.`);
     }
     return this.retrying(() =>
-      transaction((run) =>
-        work((sql, params) => {
-          const compiled = dialect.compile(sql, params.values);
-          return run(compiled.sql, compiled.values);
-        }),
+      transaction(
+        (run) =>
+          work((sql, params) => {
+            const compiled = dialect.compile(sql, params.values);
+            return run(compiled.sql, compiled.values);
+          }),
+        locks,
       ),
     );
   }
