@@ -238,7 +238,14 @@ describe('PostgreSQL: the module statements time out', { skip: pgSkip }, () => {
       [503, 503, 503],
     );
     assert.ok(elapsed < TIMEOUT_MS + 1000, `answered after ${elapsed} ms`);
-    for (const id of ids) assert.equal(await readRun(zapier.dataSource, id), undefined);
+    // A 503 promises no commit either way: the module gives up on a statement it could not
+    // confirm in time, and one already sent may still commit (in about one run in three here, a
+    // result queued behind the timed-out batch did). Zapier's retry then finds it stored (a
+    // duplicate), and the event is emitted once all the same (checked below).
+    for (const id of ids) {
+      const stored = await readRun(zapier.dataSource, id);
+      assert.ok(stored === undefined || stored.status === 'success', `${id}: ${stored?.status}`);
+    }
 
     for (const request of requests) {
       assert.equal((await postCallback(zapier.url, request)).status, 200);
