@@ -239,9 +239,9 @@ describe('PostgreSQL: the module statements time out', { skip: pgSkip }, () => {
     );
     assert.ok(elapsed < TIMEOUT_MS + 1000, `answered after ${elapsed} ms`);
     // A 503 promises no commit either way: the module gives up on a statement it could not
-    // confirm in time, and one already sent may still commit (in about one run in three here, a
-    // result queued behind the timed-out batch did). Zapier's retry then finds it stored (a
-    // duplicate), and the event is emitted once all the same (checked below).
+    // confirm in time, and one already sent may still commit (in about one run in three here).
+    // Zapier's retry then finds it stored (a duplicate), and the event is emitted once all the
+    // same (checked below).
     for (const id of ids) {
       const stored = await readRun(zapier.dataSource, id);
       assert.ok(stored === undefined || stored.status === 'success', `${id}: ${stored?.status}`);
