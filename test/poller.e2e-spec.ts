@@ -143,12 +143,12 @@ describeOnEachEngine(
           Array<number>(seen.length - 1).fill(style === '202' ? 202 : 200),
         );
         const gaps = seen.slice(1).map((request, j) => request.at - seen[j].at);
-        // 100 ms doubling with ±20% jitter: each gap is longer than the one before.
-        for (let j = 1; j < gaps.length; j++) {
-          assert.ok(gaps[j] > gaps[j - 1], `${style}: gaps ${gaps.join(', ')}`);
-        }
-        assert.ok(gaps[0] >= 80, `${style}: first gap ${gaps[0]}`);
-        assert.ok(gaps.at(-1)! >= 4 * gaps[0], `${style}: gaps ${gaps.join(', ')}`);
+        // 100 ms doubling with ±20% jitter: gap j is at least 80% of 100 × 2^j. Only the lower
+        // bound: a busy machine makes a poll late (a longer gap, and a shorter next one), never
+        // early, so comparing neighbouring gaps would measure the machine.
+        gaps.forEach((gap, j) =>
+          assert.ok(gap >= 0.8 * 100 * 2 ** j, `${style}: gap ${j} in ${gaps.join(', ')}`),
+        );
         const [heard] = zapier.listener.events;
         assert.equal(zapier.listener.events.length, 1);
         assert.equal((heard.event as RunCompletedEvent).source, 'poll');
