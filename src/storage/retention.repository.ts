@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { SqlParams } from './sql/sql-params.js';
 import { sqlValue, ZapierSql } from './sql/zapier-sql.js';
+import { RUN_STATE_CONDITIONS } from './run-report.repository.js';
 
 /** What pruning removes, each kind by its own age. */
 export type PruneKind = 'delivered' | 'expired' | 'parked' | 'quarantined';
@@ -31,7 +32,7 @@ function target(
       return {
         table: 'zapier_action_runs',
         key: 'run_id',
-        where: `(delivery_state = 'parked' OR (status = 'pending' AND poll_next_at IS NULL)) AND updated_at < ${cutoff}`,
+        where: `${RUN_STATE_CONDITIONS.parked(cutoff)} AND updated_at < ${cutoff}`,
       };
     case 'quarantined':
       return { table: 'zapier_callback_quarantine', key: 'id', where: `received_at < ${cutoff}` };

@@ -1,6 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { SqlParams } from './sql/sql-params.js';
 import { sqlValue, ZapierSql } from './sql/zapier-sql.js';
+import {
+  PARKED_BY_POLLER,
+  PARKED_FOR_DELIVERY,
+  RUN_STATE_CONDITIONS,
+} from './run-report.repository.js';
 
 /** Counts over every instance's runs, and the shared budget row, at one moment. */
 export interface RunGaugeCounts {
@@ -14,9 +19,9 @@ export interface RunGaugeCounts {
 }
 
 /**
- * What the observable gauges report, in one statement of scalar sub-selects. The pending and
- * overdue counts read the poller's partial index; the parked-for-delivery count scans the runs
- * table, which retention keeps bounded.
+ * What the observable gauges report, in one statement of scalar sub-selects, with the states as
+ * `ZapierRunReport` (the CLI, the health check) defines them. The pending counts read the poller's
+ * partial index; the parked-for-delivery count scans the runs table, which retention keeps bounded.
  */
 @Injectable()
 export class ZapierRunGauges {
@@ -30,10 +35,9 @@ export class ZapierRunGauges {
       `SELECT
   (SELECT COUNT(*) FROM zapier_action_runs WHERE status = 'pending') AS pending,
   (SELECT COUNT(*) FROM zapier_action_runs
-    WHERE status = 'pending' AND poll_next_at <= ${at}) AS overdue,
-  (SELECT COUNT(*) FROM zapier_action_runs
-    WHERE status = 'pending' AND poll_next_at IS NULL) AS parked_for_poll,
-  (SELECT COUNT(*) FROM zapier_action_runs WHERE delivery_state = 'parked') AS parked_for_delivery,
+    WHERE ${RUN_STATE_CONDITIONS.overdue(at)}) AS overdue,
+  (SELECT COUNT(*) FROM zapier_action_runs WHERE ${PARKED_BY_POLLER}) AS parked_for_poll,
+  (SELECT COUNT(*) FROM zapier_action_runs WHERE ${PARKED_FOR_DELIVERY}) AS parked_for_delivery,
   (SELECT next_slot_at FROM zapier_api_budget WHERE budget_key = ${key}) AS next_slot_at,
   (SELECT cooldown_until FROM zapier_api_budget WHERE budget_key = ${key}) AS cooldown_until`,
       p,

@@ -6,6 +6,11 @@ import { sqlValue, ZapierSql } from './sql/zapier-sql.js';
 
 const RUNS = 'zapier_action_runs';
 
+/** Parked for delivery: its listeners failed `delivery.maxAttempts` times. */
+export const PARKED_FOR_DELIVERY = `delivery_state = 'parked'`;
+/** Parked by the poller: a pending run with no poll scheduled (a result it could not store). */
+export const PARKED_BY_POLLER = `(status = 'pending' AND poll_next_at IS NULL)`;
+
 /**
  * What each state is on the row (`ZapierRunState` says it in words; `ZAPIER_RUN_STATES` is their order), as a condition on the
  * columns; `now` is the SQL expression of the current time. Only `expired` and `delivering`
@@ -15,8 +20,8 @@ const RUNS = 'zapier_action_runs';
  * started (`ZapierPollQueue.firstPollAt`), so a run is overdue once that poll came due or was
  * made. A pending run without a next poll is parked (`ZapierPollQueue.park`).
  */
-const CONDITIONS: Readonly<Record<ZapierRunState, (now: string) => string>> = {
-  parked: () => `(delivery_state = 'parked' OR (status = 'pending' AND poll_next_at IS NULL))`,
+export const RUN_STATE_CONDITIONS: Readonly<Record<ZapierRunState, (now: string) => string>> = {
+  parked: () => `(${PARKED_FOR_DELIVERY} OR ${PARKED_BY_POLLER})`,
   delivering: () => `delivery_state = 'pending'`,
   expired: () => `status = 'expired'`,
   overdue: (now) =>
@@ -30,7 +35,7 @@ function stateExpression(now: string): string {
   const [last, ...earlier] = [...ZAPIER_RUN_STATES].reverse();
   const cases = earlier
     .reverse()
-    .map((state) => `WHEN ${CONDITIONS[state](now)} THEN '${state}'`)
+    .map((state) => `WHEN ${RUN_STATE_CONDITIONS[state](now)} THEN '${state}'`)
     .join(' ');
   return `CASE ${cases} ELSE '${last}' END`;
 }
@@ -69,7 +74,10 @@ export class ZapierRunReport {
     const where: string[] = [];
     if (filter.state !== undefined) {
       // The state's own condition first, so the database can use the partial indexes.
-      where.push(CONDITIONS[filter.state](now), `${stateExpression(now)} = ${p.add(filter.state)}`);
+      where.push(
+        RUN_STATE_CONDITIONS[filter.state](now),
+        `${stateExpression(now)} = ${p.add(filter.state)}`,
+      );
     }
     if (filter.createdSince !== undefined) {
       where.push(`created_at >= ${p.add(filter.createdSince, 'bigint')}`);
@@ -101,12 +109,12 @@ ORDER BY created_at DESC, run_id DESC LIMIT ${p.add(filter.limit, 'integer')}`,
     const p = new SqlParams();
     const at = p.add(now, 'bigint');
     const count = (state: ZapierRunState) =>
-      `(SELECT COUNT(*) FROM ${RUNS} WHERE ${CONDITIONS[state](at)})`;
+      `(SELECT COUNT(*) FROM ${RUNS} WHERE ${RUN_STATE_CONDITIONS[state](at)})`;
     const [row] = await this.sql.query(
       `SELECT ${count('overdue')} AS overdue, ${count('parked')} AS parked,
   ${count('delivering')} AS delivering,
   (SELECT MIN(COALESCE(submitted_at, created_at)) FROM ${RUNS}
-    WHERE ${CONDITIONS.overdue(at)}) AS oldest_overdue_at`,
+    WHERE ${RUN_STATE_CONDITIONS.overdue(at)}) AS oldest_overdue_at`,
       p,
     );
     return {

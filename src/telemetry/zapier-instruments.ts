@@ -63,7 +63,8 @@ export const ZAPIER_INSTRUMENTS = {
   overdueRuns: {
     name: 'zapier.runs.overdue',
     unit: '{run}',
-    description: 'Pending runs whose poll is due now (all instances).',
+    description:
+      'Pending runs whose first poll came due, as the CLI and the health check count them (all instances).',
   },
   parkedRuns: {
     name: 'zapier.runs.parked',
